@@ -1,0 +1,1 @@
+"""Herald delivery core: policy, contract, configuration. Knows nothing about Lambda."""

@@ -1,0 +1,22 @@
+"""Wiring: settings, providers, queue and metrics, built once per container."""
+
+from __future__ import annotations
+
+from delivery import metrics
+from delivery.config import EnvReader, Settings
+from delivery.core import Deliverer
+from delivery.queue import MessageQueue, SqsQueue
+from providers.registry import create_providers
+
+
+def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = None) -> Deliverer:
+    """Read and validate all configuration (core and providers) and build the deliverer.
+
+    Raises ConfigError listing every problem, so a bad deploy fails at start-up.
+    """
+    read = env or EnvReader()
+    settings = Settings.from_env(read)
+    providers = create_providers(settings.enabled_providers, read)
+    read.check()
+    metrics.configure(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
+    return Deliverer(settings, providers, queue or SqsQueue(settings.dlq_url))

@@ -1,0 +1,237 @@
+"""The delivery policy: one queued message in, one outcome out.
+
+Sent; retried later (``RETRY:``); given up after the last attempt (``RETRY FAILED:``,
+dead-lettered); refused by the provider for good (``PERMANENT FAILURE:``, dead-lettered);
+or never deliverable (``INVALID MESSAGE:``, dead-lettered at once). Nothing here knows
+about Lambda; the only SQS it knows is the :class:`MessageQueue` port.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from delivery import metrics
+from delivery.config import Settings
+from delivery.contract import DeliveryError, Notification, PermanentError, Provider, RateLimitedError
+from delivery.log import logger
+from delivery.masking import mask_recipient
+from delivery.queue import MessageQueue, QueuedMessage
+from delivery.retry import RetryPolicy
+from delivery.validation import InvalidMessage, parse_notification
+
+ERROR_TEXT_LIMIT = 1000
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"
+    RETRY = "retry"
+    RETRY_FAILED = "retry_failed"
+    PERMANENT = "permanent"
+    INVALID = "invalid"
+
+
+class DeadLetterReason(enum.StrEnum):
+    INVALID = "invalid"
+    PERMANENT = "permanent"
+    EXHAUSTED = "exhausted"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    outcome: Outcome
+    provider: str | None = None
+    detail: str = ""
+
+    @property
+    def stays_on_queue(self) -> bool:
+        """True when SQS must deliver the message again (the batch reports it as failed)."""
+        return self.outcome is Outcome.RETRY
+
+
+class DeadLetterFailed(Exception):
+    """The dead-letter queue did not take the message: leave it on the source queue."""
+
+
+class Deliverer:
+    def __init__(
+        self,
+        settings: Settings,
+        providers: Mapping[str, Provider],
+        queue: MessageQueue,
+        policy: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.providers = providers
+        self.queue = queue
+        self.policy = policy or RetryPolicy.from_settings(settings)
+        self.clock = clock
+
+    @metrics.counted_and_timed
+    def deliver(self, message: QueuedMessage) -> Result:
+        """Deliver one message and settle it; raise DeadLetterFailed if it could not be settled."""
+        logger.thread_safe_append_keys(sqs_message_id=message.message_id)
+        try:
+            try:
+                notification = parse_notification(message.body)
+            except InvalidMessage as invalid:
+                return self._invalid(message, None, str(invalid))
+            logger.thread_safe_append_keys(notification_id=notification.id)
+            provider_name = notification.provider or self.settings.provider_for(notification.channel)
+            provider = self.providers.get(provider_name) if provider_name else None
+            if provider is None or notification.channel not in provider.channels:
+                return self._invalid(message, notification, self._unroutable_reason(notification, provider_name))
+            if message.attempt > self.policy.max_attempts:
+                # An earlier attempt gave up but could not settle (DLQ down, crash): settle, do not send again.
+                error = f"receive count {message.attempt} is past the last attempt; the previous one did not finish"
+                return self._give_up(message, notification, provider.name, "AttemptsExhausted", error)
+            return self._send(message, notification, provider)
+        finally:
+            logger.thread_safe_clear_keys()
+
+    def _send(self, message: QueuedMessage, notification: Notification, provider: Provider) -> Result:
+        started = time.perf_counter()
+        try:
+            provider_message_id = provider.send(notification)
+        except PermanentError as error:
+            return self._permanent(message, notification, provider.name, error)
+        except Exception as error:  # noqa: BLE001 - a provider raises on any failure; all but permanent retry
+            return self._transient(message, notification, provider.name, error)
+        finally:
+            metrics.timing(f"provider.{provider.name}.send", (time.perf_counter() - started) * 1000)
+        logger.info(
+            f"SENT: notification {notification.id} via {provider.name} "
+            f"(attempt {message.attempt}/{self.policy.max_attempts})",
+            extra=self._facts(message, notification, provider.name, provider_message_id=provider_message_id),
+        )
+        return self._count(Result(Outcome.SENT, provider.name, provider_message_id))
+
+    def _transient(self, message: QueuedMessage, notification: Notification, provider: str, error: Exception) -> Result:
+        error_class = type(error).__name__
+        text = self._error_text(notification, error)
+        if self.policy.exhausted(message.attempt):
+            return self._give_up(message, notification, provider, error_class, text)
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        delay = self.policy.delay_after(message.attempt, retry_after)
+        facts = self._facts(
+            message, notification, provider, error_class=error_class, error=text, retry_in_seconds=delay
+        )
+        line = (
+            f"RETRY: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
+            f"via {provider} failed with {error_class}: {text}; next try in {delay}s"
+        )
+        # Known provider errors are expected and need no traceback; anything else is a bug to look at.
+        logger.warning(line, extra=facts, exc_info=not isinstance(error, DeliveryError))
+        try:
+            self.queue.retry_later(message, delay)
+        except Exception:  # noqa: BLE001 - the message still comes back, after the queue's visibility timeout
+            logger.exception(
+                f"could not delay notification {notification.id} by {delay}s; "
+                "it returns after the queue's visibility timeout instead",
+                extra=facts,
+            )
+        return self._count(Result(Outcome.RETRY, provider, text))
+
+    def _give_up(
+        self, message: QueuedMessage, notification: Notification, provider: str, error_class: str, text: str
+    ) -> Result:
+        logger.error(
+            f"RETRY FAILED: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
+            f"via {provider} failed with {error_class}: {text}; no attempts left, dead-lettering",
+            extra=self._facts(message, notification, provider, error_class=error_class, error=text),
+        )
+        self._dead_letter(message, notification, DeadLetterReason.EXHAUSTED, provider, f"{error_class}: {text}")
+        return self._count(Result(Outcome.RETRY_FAILED, provider, text))
+
+    def _permanent(
+        self, message: QueuedMessage, notification: Notification, provider: str, error: PermanentError
+    ) -> Result:
+        error_class = type(error).__name__
+        text = self._error_text(notification, error)
+        logger.error(
+            f"PERMANENT FAILURE: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
+            f"via {provider} failed with {error_class}: {text}; not retrying, dead-lettering",
+            extra=self._facts(message, notification, provider, error_class=error_class, error=text),
+        )
+        self._dead_letter(message, notification, DeadLetterReason.PERMANENT, provider, f"{error_class}: {text}")
+        return self._count(Result(Outcome.PERMANENT, provider, text))
+
+    def _invalid(self, message: QueuedMessage, notification: Notification | None, reason: str) -> Result:
+        who = f"notification {notification.id}" if notification else f"message {message.message_id}"
+        logger.error(
+            f"INVALID MESSAGE: {who} cannot be delivered: {reason}; dead-lettering",
+            extra={"attempt": message.attempt, "error": reason},
+        )
+        provider = notification.provider if notification else None
+        self._dead_letter(message, notification, DeadLetterReason.INVALID, provider, reason)
+        return self._count(Result(Outcome.INVALID, provider, reason))
+
+    def _unroutable_reason(self, notification: Notification, provider_name: str | None) -> str:
+        if provider_name is None:
+            env = f"HERALD_{notification.channel.upper()}_PROVIDER"
+            return f"no provider is configured for channel {notification.channel!r} (set {env})"
+        provider = self.providers.get(provider_name)
+        if provider is None:
+            enabled = ", ".join(sorted(self.providers)) or "none"
+            return f"provider {provider_name!r} is not enabled (enabled: {enabled})"
+        return f"provider {provider_name!r} does not send {notification.channel!r} notifications"
+
+    def _dead_letter(
+        self,
+        message: QueuedMessage,
+        notification: Notification | None,
+        reason: DeadLetterReason,
+        provider: str | None,
+        error: str,
+    ) -> None:
+        attributes: dict[str, str | int] = {
+            "reason": reason.value,
+            "last_error": error[:ERROR_TEXT_LIMIT],
+            "attempts": message.attempt,
+            "provider": provider or "",
+            "channel": notification.channel if notification else "",
+            "notification_id": notification.id if notification else "",
+            "critical": "true" if notification and notification.critical else "false",
+            "first_seen": _iso(message.first_received_at) if message.first_received_at else "",
+            "last_attempt": _iso(datetime.fromtimestamp(self.clock(), UTC)),
+            "source_message_id": message.message_id,
+        }
+        try:
+            self.queue.dead_letter(message, attributes)
+        except Exception as error:
+            logger.exception(
+                f"DEAD LETTER FAILED: message {message.message_id} stays on the queue and will be tried again",
+                extra={"reason": reason.value},
+            )
+            raise DeadLetterFailed(str(error)) from error
+
+    def _facts(
+        self, message: QueuedMessage, notification: Notification, provider: str, **more: object
+    ) -> dict[str, object]:
+        return {
+            "attempt": message.attempt,
+            "max_attempts": self.policy.max_attempts,
+            "provider": provider,
+            "channel": notification.channel,
+            "recipient": mask_recipient(notification.to),
+            "critical": notification.critical,
+            **more,
+        }
+
+    def _count(self, result: Result) -> Result:
+        metrics.incr(f"delivery.{result.provider or 'none'}.{result.outcome.value}")
+        return result
+
+    @staticmethod
+    def _error_text(notification: Notification, error: BaseException) -> str:
+        # Provider messages should already be masked; this catches any that slipped a recipient in.
+        text = (str(error) or type(error).__name__).replace(notification.to, mask_recipient(notification.to))
+        return text[:ERROR_TEXT_LIMIT]
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,50 @@
+"""The local provider: appends each delivery as a JSON line to a file (or stdout).
+
+For the embedded local run and demos; it never fails on its own.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import threading
+from pathlib import Path
+
+from delivery.config import EnvReader
+from delivery.contract import Notification
+
+
+class LocalProvider:
+    name = "local"
+    channels = frozenset({"email", "sms", "webhook"})
+
+    def __init__(self, outbox: Path | None) -> None:
+        self.outbox = outbox
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    def send(self, notification: Notification) -> str:
+        message_id = f"local-{next(self._ids)}"
+        line = json.dumps(
+            {
+                "provider_message_id": message_id,
+                "id": notification.id,
+                "channel": notification.channel,
+                "to": notification.to,
+                "subject": notification.subject,
+                "body": notification.body,
+            }
+        )
+        with self._lock:
+            if self.outbox is None:
+                print(line, file=sys.stdout, flush=True)
+            else:
+                with self.outbox.open("a", encoding="utf-8") as out:
+                    out.write(line + "\n")
+        return message_id
+
+
+def create(env: EnvReader) -> LocalProvider:
+    path = env.text("HERALD_LOCAL_OUTBOX")
+    return LocalProvider(Path(path) if path else None)
