@@ -15,7 +15,7 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
     Raises ConfigError listing every problem, so a bad deploy fails at start-up.
     """
     read = env or EnvReader()
-    settings = Settings.from_env(read)
+    settings = Settings.read(read)
     providers = create_providers(settings.enabled_providers, read)
     read.check()
     metrics.configure(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)

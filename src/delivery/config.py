@@ -117,6 +117,13 @@ class Settings:
     def from_env(cls, env: EnvReader | None = None) -> Settings:
         """Build and validate the settings; raise ConfigError naming every bad variable."""
         read = env or EnvReader()
+        settings = cls.read(read)
+        read.check()
+        return settings
+
+    @classmethod
+    def read(cls, read: EnvReader) -> Settings:
+        """Build the settings, leaving any problems in ``read.problems`` for the caller to check."""
         channel_providers = []
         for channel in CHANNELS:
             default = "webhook" if channel == "webhook" else None
@@ -124,7 +131,7 @@ class Settings:
             if name is not None:
                 channel_providers.append((channel, name))
         extra = read.text("HERALD_EXTRA_PROVIDERS")
-        settings = cls(
+        return cls(
             dlq_url=read.required("HERALD_DLQ_URL", "set it to the dead-letter queue's URL"),
             max_attempts=read.integer("HERALD_MAX_ATTEMPTS", 48, low=1),
             retry_delay_seconds=read.integer("HERALD_RETRY_DELAY_SECONDS", 300, 0, SQS_MAX_VISIBILITY_SECONDS),
@@ -137,8 +144,6 @@ class Settings:
             statsd_port=read.integer("STATSD_PORT", 8125, 1, 65535),
             statsd_prefix=read.text("STATSD_PREFIX", "herald") or "herald",
         )
-        read.check()
-        return settings
 
     def provider_for(self, channel: str) -> str | None:
         return dict(self.channel_providers).get(channel)

@@ -1,0 +1,157 @@
+"""template.yaml: the queue, function and alarms that production relies on, checked as data.
+
+The metric filters are checked against the log lines Herald really emits, with the project's
+own evaluator of CloudWatch filter-pattern semantics (moto has no TestMetricFilter).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import time_machine
+
+from delivery.contract import PermanentError, TransientError
+from tests.conftest import LogLines, Queues, make_herald
+from tests.support.cfn import load_template, resources_of_type
+from tests.support.filter_pattern import matches
+from tests.support.providers import ScriptedProvider
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+PARAMETERS = TEMPLATE["Parameters"]
+FUNCTION = RESOURCES["DeliverFunction"]["Properties"]
+
+
+def test_queue_visibility_timeout_is_at_least_six_times_the_function_timeout() -> None:
+    timeout = TEMPLATE["Globals"]["Function"]["Timeout"]
+    visibility = RESOURCES["NotificationQueue"]["Properties"]["VisibilityTimeout"]
+
+    assert visibility >= 6 * timeout
+
+
+def test_queue_redrive_is_a_safety_net_above_the_last_attempt() -> None:
+    redrive = RESOURCES["NotificationQueue"]["Properties"]["RedrivePolicy"]
+
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] == {"Ref": "SafetyNetMaxReceiveCount"}
+    assert PARAMETERS["SafetyNetMaxReceiveCount"]["Default"] > PARAMETERS["MaxAttempts"]["Default"]
+
+
+def test_queues_are_encrypted_and_dead_letters_kept_fourteen_days() -> None:
+    for name in ("NotificationQueue", "DeadLetterQueue"):
+        assert RESOURCES[name]["Properties"]["SqsManagedSseEnabled"] is True
+    assert RESOURCES["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+
+
+def test_event_source_reports_batch_item_failures_under_a_concurrency_cap() -> None:
+    source = FUNCTION["Events"]["Notifications"]
+
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["Properties"]["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "MaximumConcurrency"}
+    assert FUNCTION["Handler"] == "handlers.deliver.handler"
+    assert FUNCTION["CodeUri"] == "src/"
+
+
+def test_function_environment_carries_the_retry_policy_and_dead_letter_queue() -> None:
+    env = FUNCTION["Environment"]["Variables"]
+
+    assert env["HERALD_DLQ_URL"] == {"Ref": "DeadLetterQueue"}
+    assert env["HERALD_MAX_ATTEMPTS"] == {"Ref": "MaxAttempts"}
+    assert env["HERALD_RETRY_DELAY_SECONDS"] == {"Ref": "RetryDelaySeconds"}
+    assert env["HERALD_WEBHOOK_ALLOW_PRIVATE"] == "false"
+    assert PARAMETERS["RetryDelaySeconds"]["MaxValue"] == 43200
+
+
+def test_function_role_grants_only_named_resources() -> None:
+    [policy] = RESOURCES["DeliverFunctionRole"]["Properties"]["Policies"]
+    statements = policy["PolicyDocument"]["Statement"]
+
+    granted = {(s["Sid"], str(s["Resource"])) for s in statements}
+    assert all(resource != "*" for _, resource in granted)
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions == {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+
+
+@pytest.fixture
+def emitted_lines(sqs: Any, queues: Queues, logs: LogLines, clock: time_machine.Coordinates) -> list[str]:
+    """One of each line Herald emits for a record, produced by the real handler."""
+    provider = ScriptedProvider()
+    herald = make_herald(
+        sqs, queues, {"scripted": provider}, HERALD_WEBHOOK_PROVIDER="scripted", HERALD_MAX_ATTEMPTS="2"
+    )
+    hook = {"channel": "webhook", "to": "https://example.com/h", "body": "x"}
+    for notification_id in ("sent", "retried", "exhausted", "refused"):
+        herald.send({"id": notification_id, **hook})
+    herald.send("not json")
+    provider.fail("retried", TransientError("503"))
+    provider.fail_always("exhausted", TransientError("503"))
+    provider.fail("refused", PermanentError("410"))
+    herald.run_batch()
+    clock.shift(301)
+    herald.run_batch()
+    herald.send({"id": "stuck", **hook})
+    provider.fail("stuck", PermanentError("410"))
+    sqs.delete_queue(QueueUrl=queues.dlq_url)
+    herald.run_batch()
+    return logs.lines
+
+
+EXPECTED_MATCHES = {
+    "RetryMetricFilter": ["RETRY: notification retried", "RETRY: notification exhausted"],
+    "RetryFailedMetricFilter": ["RETRY FAILED: notification exhausted"],
+    "PermanentFailureMetricFilter": [
+        "PERMANENT FAILURE: notification refused",
+        "PERMANENT FAILURE: notification stuck",
+    ],
+    "InvalidMessageMetricFilter": ["INVALID MESSAGE: message"],
+    "DeadLetterFailedMetricFilter": ["DEAD LETTER FAILED: message"],
+}
+
+
+@pytest.mark.parametrize("filter_name", sorted(EXPECTED_MATCHES))
+def test_metric_filter_matches_exactly_its_own_log_lines(filter_name: str, emitted_lines: list[str]) -> None:
+    pattern = RESOURCES[filter_name]["Properties"]["FilterPattern"]
+
+    matched = [json.loads(line)["message"] for line in emitted_lines if matches(pattern, line)]
+
+    expected = EXPECTED_MATCHES[filter_name]
+    assert len(matched) == len(expected), matched
+    for message, start in zip(sorted(matched), sorted(expected), strict=True):
+        assert message.startswith(start)
+
+
+def test_every_metric_filter_is_checked_against_real_lines() -> None:
+    assert set(resources_of_type(TEMPLATE, "AWS::Logs::MetricFilter")) == set(EXPECTED_MATCHES)
+
+
+@pytest.mark.parametrize(
+    ("alarm", "metric_filter"),
+    [
+        ("RetriesBegunAlarm", "RetryMetricFilter"),
+        ("RetryFailedAlarm", "RetryFailedMetricFilter"),
+        ("DeadLetterFailedAlarm", "DeadLetterFailedMetricFilter"),
+    ],
+)
+def test_alarm_watches_its_metric_filter_and_notifies_the_alert_topic(alarm: str, metric_filter: str) -> None:
+    alarm_properties = RESOURCES[alarm]["Properties"]
+    [metric] = RESOURCES[metric_filter]["Properties"]["MetricTransformations"]
+
+    assert RESOURCES[metric_filter]["Properties"]["LogGroupName"] == {"Ref": "DeliverLogGroup"}
+    assert (alarm_properties["Namespace"], alarm_properties["MetricName"]) == (
+        metric["MetricNamespace"],
+        metric["MetricName"],
+    )
+    assert {"Ref": "AlertTopic"} in alarm_properties["AlarmActions"]
+    assert alarm_properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
