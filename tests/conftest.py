@@ -20,8 +20,8 @@ from delivery.core import Deliverer
 from delivery.log import logger as herald_logger
 from delivery.queue import SqsQueue
 from handlers.sqs_batch import SqsBatchRunner
+from herald.local.receiver import Receiver
 from tests.support.providers import ScriptedProvider
-from tests.support.receiver import Receiver
 from tests.support.sqs import receive_event
 
 REGION = "us-east-1"

@@ -13,9 +13,9 @@ import time_machine
 
 from delivery.config import ConfigError
 from delivery.contract import PermanentError, RateLimitedError, TransientError
+from herald.local.receiver import Receiver, Reply
 from tests.conftest import Herald, LogLines, Queues, create_queues, herald_env, make_herald
 from tests.support.providers import ScriptedProvider
-from tests.support.receiver import Receiver, Reply
 from tests.support.sqs import drain, receive_event
 
 

@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 that plays a webhook receiver (or any HTTP provider) in tests."""
+"""A real HTTP server on 127.0.0.1 that plays a webhook receiver (or any HTTP provider) locally and in tests."""
 
 from __future__ import annotations
 
@@ -27,11 +27,13 @@ class ReceivedRequest:
 
 
 class Receiver:
-    """Answers each request with the next scripted Reply (or the default one) and records it."""
+    """Answers each request with the next scripted Reply for its path, else the next scripted Reply,
+    else the default one; records every request and counts TCP connections."""
 
     def __init__(self, default: Reply | None = None) -> None:
         self.default = default or Reply()
         self.script: deque[Reply] = deque()
+        self.routes: dict[str, deque[Reply]] = {}
         self.requests: list[ReceivedRequest] = []
         self.connections = 0
         self._lock = threading.Lock()
@@ -47,7 +49,7 @@ class Receiver:
                     receiver.requests.append(
                         ReceivedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
-                    reply = receiver.script.popleft() if receiver.script else receiver.default
+                    reply = receiver._next_reply(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
                 self.send_response(reply.status)
@@ -74,8 +76,20 @@ class Receiver:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def reply(self, *replies: Reply) -> None:
+        """Answer the next requests, whatever their path, with these replies in order."""
         with self._lock:
             self.script.extend(replies)
+
+    def route(self, path: str, *replies: Reply) -> None:
+        """Answer requests to ``path`` with these replies in order; the last one repeats."""
+        with self._lock:
+            self.routes[path] = deque(replies)
+
+    def _next_reply(self, path: str) -> Reply:
+        route = self.routes.get(path)
+        if route:
+            return route.popleft() if len(route) > 1 else route[0]
+        return self.script.popleft() if self.script else self.default
 
     def start(self) -> Receiver:
         self._thread.start()

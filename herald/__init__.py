@@ -1,0 +1,1 @@
+"""Herald's operator side: the local emulator and demo (the CLI follows). Never shipped to Lambda."""
