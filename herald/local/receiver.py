@@ -73,7 +73,7 @@ class Receiver:
 
         self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     def reply(self, *replies: Reply) -> None:
         """Answer the next requests, whatever their path, with these replies in order."""

@@ -51,11 +51,11 @@ class EnvReader:
         if raw is None:
             return default
         try:
-            value = parse(raw)
+            value = parse(raw)  # NaN passes no range check below: value != value catches it
         except ValueError:
             self.problems.append(f"{name}={raw!r} is not {kind}")
             return default
-        if value < low or (high is not None and value > high):  # type: ignore[operator]
+        if value != value or value < low or (high is not None and value > high):  # type: ignore[operator]
             bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
             self.problems.append(f"{name}={raw} is out of range: use {kind} {bounds}")
             return default

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from delivery.config import EnvReader
 from delivery.contract import Notification
+from delivery.masking import mask_recipient
 
 
 class LocalProvider:
@@ -26,22 +27,21 @@ class LocalProvider:
 
     def send(self, notification: Notification) -> str:
         message_id = f"local-{next(self._ids)}"
-        line = json.dumps(
-            {
-                "provider_message_id": message_id,
-                "id": notification.id,
-                "channel": notification.channel,
-                "to": notification.to,
-                "subject": notification.subject,
-                "body": notification.body,
-            }
-        )
+        delivery = {
+            "provider_message_id": message_id,
+            "id": notification.id,
+            "channel": notification.channel,
+            "to": notification.to,
+            "subject": notification.subject,
+            "body": notification.body,
+        }
         with self._lock:
             if self.outbox is None:
-                print(line, file=sys.stdout, flush=True)
+                # stdout ends up in the function's logs: no whole recipients there.
+                print(json.dumps({**delivery, "to": mask_recipient(notification.to)}), file=sys.stdout, flush=True)
             else:
                 with self.outbox.open("a", encoding="utf-8") as out:
-                    out.write(line + "\n")
+                    out.write(json.dumps(delivery) + "\n")
         return message_id
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+import socket
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,7 +128,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         moment = parsedate_to_datetime(value)
@@ -135,16 +137,26 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, moment.timestamp() - (time.time() if now is None else now))
 
 
+# Legacy numeric IPv4 spellings the resolver also accepts: 2130706433, 127.1, 0x7f000001, 0177.0.0.1.
+_NUMERIC_HOST = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}$")
+
+
 def _is_private_ip(host: str) -> bool:
     try:
-        address = ipaddress.ip_address(host)
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
     except ValueError:
-        return False  # a hostname: resolving it to check is the providers issue's SSRF guard
+        if not _NUMERIC_HOST.match(host):
+            return False  # a hostname: resolving it to check is the providers issue's SSRF guard
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return True  # numeric but not an address: refuse rather than guess what a resolver makes of it
     return not address.is_global
 
 
 def _pooled_session() -> requests.Session:
     session = requests.Session()
+    session.trust_env = False  # no proxy variables or ~/.netrc credentials on requests to arbitrary URLs
     # Enough pooled connections per host for every concurrent record to reuse one.
     adapter = HTTPAdapter(pool_connections=16, pool_maxsize=100, max_retries=0)
     session.mount("https://", adapter)
