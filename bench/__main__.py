@@ -7,13 +7,16 @@ batch10_wall_ms / batch10_wall_over_latency (target <= 1.2)
     Wall time of ``SqsBatchRunner.handle(event)`` for a batch of 10 webhook notifications, the event built
     from real (moto) SQS receives, sent to a loopback receiver that answers each POST after L = 200 ms;
     divided by L. About 1 means the 10 sends overlap. Median of 5 batches after a first one.
-overhead_per_record_us / baseline_per_record_us / overhead_ratio_vs_batchprocessor (target <= 4)
+overhead_per_record_us / baseline_per_record_us / overhead_ratio_vs_batchprocessor (target <= 4, not met)
     Time per record (total / records) of 200 synthetic batches of 10 valid records through Herald's
     runner and delivery core with an instant no-op provider, vs the same events through a bare Powertools
     ``BatchProcessor(EventType.SQS)`` + ``process_partial_response`` with a no-op record handler.
     Median of 7 alternating runs each (a baseline run makes 20 passes: it is ~100x faster). Context
     lines split Herald's figure: the delivery core alone, and the asyncio.run-per-batch mode used
-    outside Lambda.
+    outside Lambda. parse_and_log_per_record_us / overhead_ratio_vs_parse_and_log compare Herald with a
+    BatchProcessor whose handler does the least any sender does (json.loads + one Powertools log line):
+    the no-op baseline is ~1 us, one JSON log line alone ~30-50 us, so the <= 4 target against the no-op
+    cannot be met by a handler that logs each send.
 cold_start_herald_ms / cold_start_diy_ms / cold_start_ratio_vs_diy (target <= 1.0)
     A fresh Python process that imports ``handlers.deliver`` and handles one batch with one successful
     webhook POST to 127.0.0.1, timed from just before the parent spawns it to "batch handled"; vs the
@@ -156,6 +159,12 @@ def noop_record_handler(record: SQSRecord) -> None:
     pass
 
 
+def logging_record_handler(record: SQSRecord) -> None:
+    """The least a real sender does per record: parse the body and log one JSON line about it."""
+    notification = json.loads(record.body)
+    herald_logger.info(f"SENT: notification {notification['id']}", extra={"notification_id": notification["id"]})
+
+
 def measure_overhead(batches: int = 200, size: int = 10, runs: int = 7, baseline_passes: int = 20) -> None:
     events = [synthetic_event(b, size, "https://hooks.example.com/x") for b in range(batches)]
     records = batches * size
@@ -179,13 +188,19 @@ def measure_overhead(batches: int = 200, size: int = 10, runs: int = 7, baseline
     def herald_us() -> float:
         return timed(herald) / records * 1e6
 
+    def parse_and_log() -> None:
+        for event in events:
+            process_partial_response(event, logging_record_handler, processor)
+
     herald()  # warm-up: thread pool, event loop, caches
     baseline()
-    herald_runs, baseline_runs = [], []
-    for _ in range(runs):  # alternating, so both see the same machine
+    herald_runs, baseline_runs, logging_runs = [], [], []
+    for _ in range(runs):  # alternating, so all see the same machine
         herald_runs.append(herald_us())
         baseline_runs.append(timed(baseline) / (records * baseline_passes) * 1e6)
+        logging_runs.append(timed(parse_and_log) / records * 1e6)
     overhead, base = statistics.median(herald_runs), statistics.median(baseline_runs)
+    parse_log = statistics.median(logging_runs)
 
     # Where the time goes: the delivery core alone, on this thread (no event loop, no thread pool) ...
     messages = [to_queued_message(SQSRecord(record)) for event in events for record in event["Records"]]
@@ -206,6 +221,9 @@ def measure_overhead(batches: int = 200, size: int = 10, runs: int = 7, baseline
     emit("overhead_per_record_us", overhead, 1)
     emit("baseline_per_record_us", base, 2)
     emit("overhead_ratio_vs_batchprocessor", overhead / base, 1)
+    # Context for the ratio above: a BatchProcessor whose handler only parses the body and logs one line.
+    emit("parse_and_log_per_record_us", parse_log, 1)
+    emit("overhead_ratio_vs_parse_and_log", overhead / parse_log, 1)
 
 
 # --- 3 and 4. cold start and memory of a fresh process ----------------------------------------
