@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from delivery import metrics
 from delivery.config import EnvReader, Settings
+from delivery.contract import ProviderContext
 from delivery.core import Deliverer
 from delivery.queue import MessageQueue, SqsQueue
+from delivery.secrets import SecretStore
 from providers.registry import create_providers
 
 
@@ -16,7 +18,8 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
     """
     read = env or EnvReader()
     settings = Settings.read(read)
-    providers = create_providers(settings.enabled_providers, read)
+    secrets = SecretStore(max_age=settings.secrets_max_age_seconds)
+    providers = create_providers(settings.enabled_providers, ProviderContext(read, secrets))
     read.check()
     metrics.configure(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
     return Deliverer(settings, providers, queue or SqsQueue(settings.dlq_url))

@@ -109,6 +109,7 @@ class Settings:
     concurrency: int = 10
     channel_providers: tuple[tuple[str, str], ...] = (("webhook", "webhook"),)
     extra_providers: tuple[str, ...] = ()
+    secrets_max_age_seconds: int = 300
     statsd_host: str | None = None
     statsd_port: int = 8125
     statsd_prefix: str = "herald"
@@ -140,6 +141,7 @@ class Settings:
             concurrency=read.integer("HERALD_CONCURRENCY", 10, 1, 100),
             channel_providers=tuple(channel_providers),
             extra_providers=tuple(p.strip() for p in extra.split(",") if p.strip()) if extra else (),
+            secrets_max_age_seconds=read.integer("HERALD_SECRETS_MAX_AGE_SECONDS", 300, 0, 86400),
             statsd_host=read.text("STATSD_HOST"),
             statsd_port=read.integer("STATSD_PORT", 8125, 1, 65535),
             statsd_prefix=read.text("STATSD_PREFIX", "herald") or "herald",

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from delivery.config import EnvReader
+from delivery.secrets import SecretStore
+
 
 @dataclass(frozen=True, slots=True)
 class Notification:
@@ -54,3 +57,11 @@ class Provider(Protocol):
     def send(self, notification: Notification) -> str:
         """Deliver the notification; return the provider's message id; raise a DeliveryError on failure."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What a provider module's ``create(context)`` gets at start-up: configuration and secrets."""
+
+    env: EnvReader
+    secrets: SecretStore

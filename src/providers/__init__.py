@@ -1,4 +1,4 @@
-"""Delivery providers: one module per provider, each exposing ``create(env) -> Provider``.
+"""Delivery providers: one module per provider, each exposing ``create(context) -> Provider``.
 
 Providers implement :mod:`delivery.contract` and know nothing about SQS.
 """

@@ -11,8 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from delivery.config import EnvReader
-from delivery.contract import Notification
+from delivery.contract import Notification, ProviderContext
 from delivery.masking import mask_recipient
 
 
@@ -45,6 +44,6 @@ class LocalProvider:
         return message_id
 
 
-def create(env: EnvReader) -> LocalProvider:
-    path = env.text("HERALD_LOCAL_OUTBOX")
+def create(context: ProviderContext) -> LocalProvider:
+    path = context.env.text("HERALD_LOCAL_OUTBOX")
     return LocalProvider(Path(path) if path else None)

@@ -1,4 +1,6 @@
-"""Provider names -> modules. Adding a provider is a module plus one line here; no core change.
+"""Provider names -> modules, each with ``create(context: ProviderContext) -> Provider``.
+
+Adding a provider is a module plus one line here; no core change.
 
 Modules are imported only when their provider is enabled, so an unused provider's
 dependencies never cost cold-start time.
@@ -9,8 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from delivery.config import EnvReader
-from delivery.contract import Provider
+from delivery.contract import Provider, ProviderContext
 
 MODULES: dict[str, str] = {
     "local": "providers.local",
@@ -18,13 +19,13 @@ MODULES: dict[str, str] = {
 }
 
 
-def create_providers(names: Iterable[str], env: EnvReader) -> dict[str, Provider]:
+def create_providers(names: Iterable[str], context: ProviderContext) -> dict[str, Provider]:
     """Instantiate the named providers with their configuration; unknown names are config problems."""
     providers: dict[str, Provider] = {}
     for name in names:
         module_name = MODULES.get(name)
         if module_name is None:
-            env.problems.append(f"unknown provider {name!r}: choose from {', '.join(sorted(MODULES))}")
+            context.env.problems.append(f"unknown provider {name!r}: choose from {', '.join(sorted(MODULES))}")
             continue
-        providers[name] = importlib.import_module(module_name).create(env)
+        providers[name] = importlib.import_module(module_name).create(context)
     return providers

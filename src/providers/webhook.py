@@ -22,7 +22,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from delivery.config import EnvReader
-from delivery.contract import Notification, PermanentError, RateLimitedError, TransientError
+from delivery.contract import Notification, PermanentError, ProviderContext, RateLimitedError, TransientError
 from delivery.masking import mask_recipient
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -164,5 +164,5 @@ def _pooled_session() -> requests.Session:
     return session
 
 
-def create(env: EnvReader) -> WebhookProvider:
-    return WebhookProvider(WebhookConfig.from_env(env))
+def create(context: ProviderContext) -> WebhookProvider:
+    return WebhookProvider(WebhookConfig.from_env(context.env))

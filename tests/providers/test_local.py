@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from delivery.config import EnvReader
 from delivery.contract import Notification
 from providers import local
 from providers.local import LocalProvider
+from tests.support.providers import provider_context
 
 EMAIL = Notification(id="e-1", channel="email", to="jane.doe@example.com", subject="Hi", body="héllo ✓")
 SMS = Notification(id="s-1", channel="sms", to="+447700900123", body="line one\nline two")
@@ -23,7 +23,7 @@ def lines_of(path: Path) -> list[str]:
 
 def test_each_send_appends_one_json_line_to_the_outbox(tmp_path: Path) -> None:
     outbox = tmp_path / "outbox.jsonl"
-    provider = local.create(EnvReader({"HERALD_LOCAL_OUTBOX": str(outbox)}))
+    provider = local.create(provider_context({"HERALD_LOCAL_OUTBOX": str(outbox)}))
 
     first = provider.send(EMAIL)
     second = provider.send(SMS)
@@ -105,7 +105,7 @@ def test_concurrent_sends_write_whole_lines(tmp_path: Path) -> None:
 def test_without_an_outbox_the_line_goes_to_stdout(
     variables: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    provider = local.create(EnvReader(variables))
+    provider = local.create(provider_context(variables))
 
     message_id = provider.send(EMAIL)
 

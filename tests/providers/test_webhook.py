@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import requests
 
-from delivery.config import EnvReader
 from delivery.contract import Notification, PermanentError, RateLimitedError, TransientError
 from herald.local.receiver import Receiver, Reply
 from providers import webhook
 from providers.webhook import WebhookConfig, WebhookProvider, parse_retry_after
+from tests.support.providers import provider_context
 
 SECRET_PATH = "/hooks/t/s3cr3t-token"
 
@@ -411,12 +411,12 @@ def test_allow_private_lets_plain_http_and_private_targets_through(url: str) -> 
 
 
 def test_config_defaults_when_nothing_is_set() -> None:
-    env = EnvReader({})
+    context = provider_context({})
 
-    provider = webhook.create(env)
+    provider = webhook.create(context)
 
     assert provider.config == WebhookConfig(connect_timeout=3.05, read_timeout=10.0, allow_private=False)
-    assert env.problems == []
+    assert context.env.problems == []
     provider.session.close()
 
 
@@ -434,12 +434,12 @@ def test_config_defaults_when_nothing_is_set() -> None:
     ],
 )
 def test_config_is_parsed_from_the_environment(variables: dict[str, str], expected: WebhookConfig) -> None:
-    env = EnvReader(variables)
+    context = provider_context(variables)
 
-    provider = webhook.create(env)
+    provider = webhook.create(context)
 
     assert provider.config == expected
-    assert env.problems == []
+    assert context.env.problems == []
     provider.session.close()
 
 
@@ -458,27 +458,29 @@ def test_config_is_parsed_from_the_environment(variables: dict[str, str], expect
     ],
 )
 def test_bad_config_value_is_a_problem_naming_the_variable(name: str, value: str) -> None:
-    env = EnvReader({name: value})
+    context = provider_context({name: value})
 
-    webhook.create(env).session.close()
+    webhook.create(context).session.close()
 
-    [problem] = env.problems
+    [problem] = context.env.problems
     assert problem.startswith(f"{name}=")
     assert value in problem
 
 
 @pytest.mark.parametrize("name", ["HERALD_WEBHOOK_CONNECT_TIMEOUT", "HERALD_WEBHOOK_READ_TIMEOUT"])
 def test_nan_timeout_is_a_problem_naming_the_variable(name: str) -> None:
-    env = EnvReader({name: "nan"})
+    context = provider_context({name: "nan"})
 
-    webhook.create(env).session.close()
+    webhook.create(context).session.close()
 
-    [problem] = env.problems
+    [problem] = context.env.problems
     assert problem.startswith(f"{name}=")
 
 
 def test_read_timeout_from_the_environment_is_applied(receiver: Receiver) -> None:
-    provider = webhook.create(EnvReader({"HERALD_WEBHOOK_READ_TIMEOUT": "0.2", "HERALD_WEBHOOK_ALLOW_PRIVATE": "true"}))
+    provider = webhook.create(
+        provider_context({"HERALD_WEBHOOK_READ_TIMEOUT": "0.2", "HERALD_WEBHOOK_ALLOW_PRIVATE": "true"})
+    )
     receiver.reply(Reply(delay=1.0))
 
     with pytest.raises(TransientError, match=r"read timeout after 0\.2s"):

@@ -6,7 +6,9 @@ import threading
 from collections import defaultdict, deque
 from collections.abc import Callable
 
-from delivery.contract import Notification
+from delivery.config import EnvReader
+from delivery.contract import Notification, ProviderContext
+from delivery.secrets import SecretStore
 
 
 class ScriptedProvider:
@@ -44,3 +46,8 @@ class ScriptedProvider:
 
     def attempts_of(self, notification_id: str) -> int:
         return self.attempts.count(notification_id)
+
+
+def provider_context(env: dict[str, str], secrets: SecretStore | None = None) -> ProviderContext:
+    """What build_deliverer hands a provider module's create(), for these environment variables."""
+    return ProviderContext(EnvReader(env), secrets or SecretStore())

@@ -1,0 +1,56 @@
+"""AWS clients with timeouts and bounded retries, created once per container, on first use.
+
+boto3 costs ~0.3 s to import and each client ~0.1 s to create, so nothing here runs at
+import time: a batch that never needs a client never pays for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+_lock = threading.Lock()  # creating clients from one session is not thread-safe
+_session: Any = None
+
+
+def client(service: str, connect_timeout: float = 2.0, read_timeout: float = 5.0, max_attempts: int = 3) -> Any:
+    """A boto3 client whose calls give up within bounded time (standard retry mode: throttling is
+    retried a little in-call, then surfaces for Herald to classify)."""
+    global _session
+    with _lock:
+        import boto3
+        from botocore.config import Config
+
+        if _session is None:
+            _session = boto3.session.Session()
+        config = Config(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"mode": "standard", "max_attempts": max_attempts},
+        )
+        return _session.client(service, config=config)
+
+
+class LazyClient:
+    """One client per container for one service, created the first time it is needed."""
+
+    def __init__(self, service: str, **options: float) -> None:
+        self.service = service
+        self.options = options
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = client(self.service, **self.options)  # type: ignore[arg-type]
+        return self._client
+
+
+def error_code(error: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
