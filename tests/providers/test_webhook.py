@@ -3,6 +3,7 @@ Retry-After, redirects, timeouts, connection reuse, the SSRF refusals and its co
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import time
@@ -12,13 +13,18 @@ from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from moto import mock_aws
+from standardwebhooks import Webhook, WebhookVerificationError
 
 from delivery.contract import Notification, PermanentError, RateLimitedError, TransientError
+from delivery.secrets import SecretStore
 from herald.local.receiver import Receiver, Reply
 from providers import webhook
 from providers.webhook import WebhookConfig, WebhookProvider, parse_retry_after
+from tests.providers.conftest import Resolver
 from tests.support.providers import provider_context
 
 SECRET_PATH = "/hooks/t/s3cr3t-token"
@@ -388,9 +394,10 @@ def test_numeric_ipv4_spellings_of_private_addresses_are_refused(
 
 
 def test_public_https_hostname_passes_the_check(
-    strict_provider: WebhookProvider, strict_session: RecordingSession
+    strict_provider: WebhookProvider, strict_session: RecordingSession, resolve: Resolver
 ) -> None:
     url = "https://hooks.example.com/t/abc"
+    resolve.add("hooks.example.com", ["93.184.216.34"])
 
     assert strict_provider.send(note(url)) == "req-public"
 
@@ -487,3 +494,120 @@ def test_read_timeout_from_the_environment_is_applied(receiver: Receiver) -> Non
         provider.send(note(f"{receiver.url}/h"))
 
     provider.session.close()
+
+
+# --- SSRF: names that resolve to private addresses, and DNS rebinding -------------------------------
+
+
+def test_hostname_resolving_to_a_private_address_is_refused_before_connecting(
+    strict_provider: WebhookProvider, strict_session: RecordingSession, resolve: Resolver
+) -> None:
+    resolve.add("internal.example.test", ["93.184.216.34", "10.0.0.7"])
+
+    with pytest.raises(PermanentError, match=r"private or loopback address \(internal.example.test resolves to 10"):
+        strict_provider.send(note("https://internal.example.test/hook"))
+
+    assert strict_session.calls == []
+
+
+def test_connected_peer_is_checked_too_so_dns_rebinding_cannot_reach_a_private_address(
+    receiver: Receiver, resolve: Resolver
+) -> None:
+    # First lookup (Herald's check) says public; the connection's own lookup says loopback.
+    resolve.add("rebind.example.test", ["93.184.216.34"], ["127.0.0.1"])
+    provider = WebhookProvider(WebhookConfig(connect_timeout=1, read_timeout=1))
+    port = receiver.server.server_address[1]
+
+    with pytest.raises(PermanentError, match="private or loopback address"):
+        provider.send(note(f"https://rebind.example.test:{port}/hook"))
+
+    assert resolve.lookups == ["rebind.example.test", "rebind.example.test"]
+    assert receiver.requests == []
+
+
+def test_unresolvable_hostname_is_transient(strict_provider: WebhookProvider, resolve: Resolver) -> None:
+    with pytest.raises(TransientError, match=r"cannot resolve webhook target https://nowhere\.example\.test/"):
+        strict_provider.send(note("https://nowhere.example.test/hook"))
+
+
+# --- Standard Webhooks signatures -------------------------------------------------------------------
+
+SIGNING_SECRET = "whsec_" + base64.b64encode(b"herald-test-signing-key-32-bytes").decode()
+
+
+@pytest.fixture
+def ssm_secret() -> Iterator[tuple[SecretStore, list[str]]]:
+    """A SecureString in moto's SSM, and a secret store that counts its GetParameter calls."""
+    calls: list[str] = []
+    with mock_aws():
+        boto3.client("ssm").put_parameter(Name="/herald/webhook-secret", Value=SIGNING_SECRET, Type="SecureString")
+
+        def counting_client(service: str) -> Any:
+            client = boto3.client(service)
+            client.meta.events.register(f"before-call.{service}.*", lambda **kw: calls.append(kw["model"].name))
+            return client
+
+        yield SecretStore(max_age=300, client_factory=counting_client), calls
+
+
+def signed_provider(store: SecretStore) -> WebhookProvider:
+    config = WebhookConfig(allow_private=True, signing_secret="ssm:/herald/webhook-secret")
+    return WebhookProvider(config, secrets=store)
+
+
+def test_signature_verifies_with_a_standard_webhooks_receiver(
+    receiver: Receiver, ssm_secret: tuple[SecretStore, list[str]]
+) -> None:
+    store, _ = ssm_secret
+
+    signed_provider(store).send(note(f"{receiver.url}/hook"))
+
+    [request] = receiver.requests
+    payload = Webhook(SIGNING_SECRET).verify(request.body, request.headers)
+    assert payload["data"]["id"] == "n-1"
+    assert request.headers["webhook-signature"].startswith("v1,")
+
+
+def test_a_tampered_body_fails_verification(receiver: Receiver, ssm_secret: tuple[SecretStore, list[str]]) -> None:
+    store, _ = ssm_secret
+
+    signed_provider(store).send(note(f"{receiver.url}/hook"))
+
+    [request] = receiver.requests
+    tampered = request.body.replace(b'"body":"hi"', b'"body":"pay attacker"')
+    assert tampered != request.body
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SIGNING_SECRET).verify(tampered, request.headers)
+
+
+def test_signing_secret_is_fetched_once_across_many_sends(
+    receiver: Receiver, ssm_secret: tuple[SecretStore, list[str]]
+) -> None:
+    store, calls = ssm_secret
+    provider = signed_provider(store)
+
+    for i in range(25):
+        provider.send(note(f"{receiver.url}/hook", notification_id=f"n-{i}"))
+
+    assert calls == ["GetParameter"]
+    assert len(receiver.requests) == 25
+
+
+def test_unreadable_signing_secret_is_transient_and_never_sends_unsigned(receiver: Receiver) -> None:
+    with mock_aws():
+        provider = signed_provider(SecretStore(client_factory=boto3.client))
+
+        with pytest.raises(TransientError, match="cannot sign webhooks: secret ssm:/herald/webhook-secret"):
+            provider.send(note(f"{receiver.url}/hook"))
+
+    assert receiver.requests == []
+
+
+def test_signing_secret_must_be_a_secret_reference() -> None:
+    context = provider_context({"HERALD_WEBHOOK_SIGNING_SECRET": "whsec_plaintext-in-env"})
+
+    webhook.create(context)
+
+    [problem] = context.env.problems
+    assert problem.startswith("HERALD_WEBHOOK_SIGNING_SECRET must name the secret, as ssm:<parameter name>")
+    assert "whsec_plaintext" not in problem, "a secret pasted into the variable must not be echoed"
