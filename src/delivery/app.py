@@ -20,6 +20,10 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
     settings = Settings.read(read)
     secrets = SecretStore(max_age=settings.secrets_max_age_seconds)
     providers = create_providers(settings.enabled_providers, ProviderContext(read, secrets))
+    for channel, route in settings.routes:
+        for name in route:
+            if name in providers and channel not in providers[name].channels:
+                read.problems.append(f"provider {name!r} cannot send {channel} (check HERALD_{channel.upper()}_*)")
     read.check()
     metrics.configure(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
     return Deliverer(settings, providers, queue or SqsQueue(settings.dlq_url))

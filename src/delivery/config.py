@@ -107,7 +107,8 @@ class Settings:
     retry_schedule: tuple[int, ...] = ()
     retry_jitter: float = 0.0
     concurrency: int = 10
-    channel_providers: tuple[tuple[str, str], ...] = (("webhook", "webhook"),)
+    # channel -> (primary provider, optional fallback tried in the same attempt on a transient failure)
+    routes: tuple[tuple[str, tuple[str, ...]], ...] = (("webhook", ("webhook",)),)
     extra_providers: tuple[str, ...] = ()
     secrets_max_age_seconds: int = 300
     statsd_host: str | None = None
@@ -125,12 +126,16 @@ class Settings:
     @classmethod
     def read(cls, read: EnvReader) -> Settings:
         """Build the settings, leaving any problems in ``read.problems`` for the caller to check."""
-        channel_providers = []
+        routes = []
         for channel in CHANNELS:
-            default = "webhook" if channel == "webhook" else None
-            name = read.text(f"HERALD_{channel.upper()}_PROVIDER", default)
-            if name is not None:
-                channel_providers.append((channel, name))
+            primary = read.text(f"HERALD_{channel.upper()}_PROVIDER", "webhook" if channel == "webhook" else None)
+            fallback = read.text(f"HERALD_{channel.upper()}_FALLBACK_PROVIDER")
+            if primary is None and fallback is not None:
+                read.problems.append(
+                    f"HERALD_{channel.upper()}_FALLBACK_PROVIDER is set but HERALD_{channel.upper()}_PROVIDER is not"
+                )
+            if primary is not None:
+                routes.append((channel, (primary,) if fallback in (None, primary) else (primary, fallback)))
         extra = read.text("HERALD_EXTRA_PROVIDERS")
         return cls(
             dlq_url=read.required("HERALD_DLQ_URL", "set it to the dead-letter queue's URL"),
@@ -139,7 +144,7 @@ class Settings:
             retry_schedule=read.integers("HERALD_RETRY_SCHEDULE", 0, SQS_MAX_VISIBILITY_SECONDS),
             retry_jitter=read.decimal("HERALD_RETRY_JITTER", 0.0, 0.0, 1.0),
             concurrency=read.integer("HERALD_CONCURRENCY", 10, 1, 100),
-            channel_providers=tuple(channel_providers),
+            routes=tuple((channel, names) for channel, names in routes if names),
             extra_providers=tuple(p.strip() for p in extra.split(",") if p.strip()) if extra else (),
             secrets_max_age_seconds=read.integer("HERALD_SECRETS_MAX_AGE_SECONDS", 300, 0, 86400),
             statsd_host=read.text("STATSD_HOST"),
@@ -147,10 +152,11 @@ class Settings:
             statsd_prefix=read.text("STATSD_PREFIX", "herald") or "herald",
         )
 
-    def provider_for(self, channel: str) -> str | None:
-        return dict(self.channel_providers).get(channel)
+    def route(self, channel: str) -> tuple[str, ...]:
+        """The providers for a channel, in the order to try them; empty if none is configured."""
+        return dict(self.routes).get(channel, ())
 
     @property
     def enabled_providers(self) -> tuple[str, ...]:
-        names = [name for _, name in self.channel_providers] + list(self.extra_providers)
+        names = [name for _, route in self.routes for name in route] + list(self.extra_providers)
         return tuple(dict.fromkeys(names))

@@ -81,51 +81,90 @@ class Deliverer:
             except InvalidMessage as invalid:
                 return self._invalid(message, None, str(invalid))
             logger.thread_safe_append_keys(notification_id=notification.id)
-            provider_name = notification.provider or self.settings.provider_for(notification.channel)
-            provider = self.providers.get(provider_name) if provider_name else None
-            if provider is None or notification.channel not in provider.channels:
-                return self._invalid(message, notification, self._unroutable_reason(notification, provider_name))
+            route = self._route(notification)
+            if isinstance(route, str):
+                return self._invalid(message, notification, route)
             if message.attempt > self.policy.max_attempts:
                 # An earlier attempt gave up but could not settle (DLQ down, crash): settle, do not send again.
                 error = f"receive count {message.attempt} is past the last attempt; the previous one did not finish"
-                return self._give_up(message, notification, provider.name, "AttemptsExhausted", error)
-            return self._send(message, notification, provider)
+                return self._give_up(
+                    message, notification, route[0].name, "AttemptsExhausted", f"AttemptsExhausted: {error}"
+                )
+            return self._send(message, notification, route)
         finally:
             logger.thread_safe_clear_keys()
 
-    def _send(self, message: QueuedMessage, notification: Notification, provider: Provider) -> Result:
-        started = time.perf_counter()
-        try:
-            provider_message_id = provider.send(notification)
-        except PermanentError as error:
-            return self._permanent(message, notification, provider.name, error)
-        except Exception as error:  # noqa: BLE001 - a provider raises on any failure; all but permanent retry
-            return self._transient(message, notification, provider.name, error)
-        finally:
-            metrics.timing(f"provider.{provider.name}.send", (time.perf_counter() - started) * 1000)
-        logger.info(
-            f"SENT: notification {notification.id} via {provider.name} "
-            f"(attempt {message.attempt}/{self.policy.max_attempts})",
-            extra=self._facts(message, notification, provider.name, provider_message_id=provider_message_id),
-        )
-        return self._count(Result(Outcome.SENT, provider.name, provider_message_id))
+    def _route(self, notification: Notification) -> list[Provider] | str:
+        """The providers to try in order (a pinned one alone), or why there are none."""
+        names = (notification.provider,) if notification.provider else self.settings.route(notification.channel)
+        if not names:
+            env = f"HERALD_{notification.channel.upper()}_PROVIDER"
+            return f"no provider is configured for channel {notification.channel!r} (set {env})"
+        route = []
+        for name in names:
+            provider = self.providers.get(name)
+            if provider is None:
+                enabled = ", ".join(sorted(self.providers)) or "none"
+                return f"provider {name!r} is not enabled (enabled: {enabled})"
+            if notification.channel not in provider.channels:
+                return f"provider {name!r} does not send {notification.channel!r} notifications"
+            route.append(provider)
+        return route
 
-    def _transient(self, message: QueuedMessage, notification: Notification, provider: str, error: Exception) -> Result:
-        error_class = type(error).__name__
-        text = self._error_text(notification, error)
+    def _send(self, message: QueuedMessage, notification: Notification, route: list[Provider]) -> Result:
+        failures: list[tuple[str, Exception]] = []
+        for position, provider in enumerate(route):
+            started = time.perf_counter()
+            try:
+                provider_message_id = provider.send(notification)
+            except PermanentError as error:
+                if not failures:
+                    return self._permanent(message, notification, provider.name, error)
+                failures.append((provider.name, error))  # a fallback's refusal: the primary may still recover
+                continue
+            except Exception as error:  # noqa: BLE001 - a provider raises on any failure; all but permanent retry
+                failures.append((provider.name, error))
+                if position + 1 < len(route):
+                    logger.warning(
+                        f"FAILOVER: notification {notification.id} via {provider.name} failed with "
+                        f"{type(error).__name__}: {self._error_text(notification, error)}; "
+                        f"trying {route[position + 1].name}",
+                        extra=self._facts(message, notification, provider.name),
+                    )
+                    metrics.incr(f"delivery.{provider.name}.failover")
+                continue
+            finally:
+                metrics.timing(f"provider.{provider.name}.send", (time.perf_counter() - started) * 1000)
+            after = f" after {self._describe(notification, failures)}" if failures else ""
+            logger.info(
+                f"SENT: notification {notification.id} via {provider.name}{after} "
+                f"(attempt {message.attempt}/{self.policy.max_attempts})",
+                extra=self._facts(message, notification, provider.name, provider_message_id=provider_message_id),
+            )
+            return self._count(Result(Outcome.SENT, provider.name, provider_message_id))
+        return self._transient(message, notification, failures)
+
+    def _transient(
+        self, message: QueuedMessage, notification: Notification, failures: list[tuple[str, Exception]]
+    ) -> Result:
+        provider, first_error = failures[0]
+        error_class = type(first_error).__name__
+        text = self._describe(notification, failures)
         if self.policy.exhausted(message.attempt):
             return self._give_up(message, notification, provider, error_class, text)
-        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
-        delay = self.policy.delay_after(message.attempt, retry_after)
+        retry_afters = [e.retry_after for _, e in failures if isinstance(e, RateLimitedError) and e.retry_after]
+        delay = self.policy.delay_after(message.attempt, max(retry_afters) if retry_afters else None)
         facts = self._facts(
             message, notification, provider, error_class=error_class, error=text, retry_in_seconds=delay
         )
-        line = (
-            f"RETRY: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
-            f"via {provider} failed with {error_class}: {text}; next try in {delay}s"
-        )
+        unexpected = next((e for _, e in failures if not isinstance(e, DeliveryError)), None)
         # Known provider errors are expected and need no traceback; anything else is a bug to look at.
-        logger.warning(line, extra=facts, exc_info=not isinstance(error, DeliveryError))
+        logger.warning(
+            f"RETRY: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
+            f"via {provider} failed with {text}; next try in {delay}s",
+            extra=facts,
+            exc_info=unexpected,
+        )
         try:
             self.queue.retry_later(message, delay)
         except Exception:  # noqa: BLE001 - the message still comes back, after the queue's visibility timeout
@@ -136,15 +175,25 @@ class Deliverer:
             )
         return self._count(Result(Outcome.RETRY, provider, text))
 
+    def _describe(self, notification: Notification, failures: list[tuple[str, Exception]]) -> str:
+        """``TransientError: 503`` for one failure; each provider's for a failover."""
+        (_, first), *rest = failures
+        parts = [f"{type(first).__name__}: {self._error_text(notification, first)}"]
+        parts += [
+            f"failover to {name} failed with {type(e).__name__}: {self._error_text(notification, e)}"
+            for name, e in rest
+        ]
+        return "; ".join(parts)
+
     def _give_up(
         self, message: QueuedMessage, notification: Notification, provider: str, error_class: str, text: str
     ) -> Result:
         logger.error(
             f"RETRY FAILED: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
-            f"via {provider} failed with {error_class}: {text}; no attempts left, dead-lettering",
+            f"via {provider} failed with {text}; no attempts left, dead-lettering",
             extra=self._facts(message, notification, provider, error_class=error_class, error=text),
         )
-        self._dead_letter(message, notification, DeadLetterReason.EXHAUSTED, provider, f"{error_class}: {text}")
+        self._dead_letter(message, notification, DeadLetterReason.EXHAUSTED, provider, text)
         return self._count(Result(Outcome.RETRY_FAILED, provider, text))
 
     def _permanent(
@@ -169,16 +218,6 @@ class Deliverer:
         provider = notification.provider if notification else None
         self._dead_letter(message, notification, DeadLetterReason.INVALID, provider, reason)
         return self._count(Result(Outcome.INVALID, provider, reason))
-
-    def _unroutable_reason(self, notification: Notification, provider_name: str | None) -> str:
-        if provider_name is None:
-            env = f"HERALD_{notification.channel.upper()}_PROVIDER"
-            return f"no provider is configured for channel {notification.channel!r} (set {env})"
-        provider = self.providers.get(provider_name)
-        if provider is None:
-            enabled = ", ".join(sorted(self.providers)) or "none"
-            return f"provider {provider_name!r} is not enabled (enabled: {enabled})"
-        return f"provider {provider_name!r} does not send {notification.channel!r} notifications"
 
     def _dead_letter(
         self,

@@ -18,8 +18,8 @@ def test_defaults_are_48_attempts_five_minutes_apart_ten_at_a_time() -> None:
     result = settings()
 
     assert (result.max_attempts, result.retry_delay_seconds, result.concurrency) == (48, 300, 10)
-    assert result.provider_for("webhook") == "webhook"
-    assert result.provider_for("email") is None
+    assert result.route("webhook") == ("webhook",)
+    assert result.route("email") == ()
     assert result.statsd_host is None
 
 
@@ -40,7 +40,7 @@ def test_values_are_read_from_the_environment() -> None:
     assert result.max_attempts == 5
     assert result.retry_schedule == (60, 300, 1800)
     assert result.retry_jitter == 0.2
-    assert result.provider_for("sms") == "local"
+    assert result.route("sms") == ("local",)
     assert result.enabled_providers == ("local", "webhook")
     assert (result.statsd_host, result.statsd_port, result.statsd_prefix) == ("127.0.0.1", 9125, "herald.prod")
 
