@@ -13,7 +13,13 @@ _lock = threading.Lock()  # creating clients from one session is not thread-safe
 _session: Any = None
 
 
-def client(service: str, connect_timeout: float = 2.0, read_timeout: float = 5.0, max_attempts: int = 3) -> Any:
+def client(
+    service: str,
+    connect_timeout: float = 2.0,
+    read_timeout: float = 5.0,
+    max_attempts: int = 3,
+    region_name: str | None = None,
+) -> Any:
     """A boto3 client whose calls give up within bounded time (standard retry mode: throttling is
     retried a little in-call, then surfaces for Herald to classify)."""
     global _session
@@ -28,13 +34,13 @@ def client(service: str, connect_timeout: float = 2.0, read_timeout: float = 5.0
             read_timeout=read_timeout,
             retries={"mode": "standard", "max_attempts": max_attempts},
         )
-        return _session.client(service, config=config)
+        return _session.client(service, config=config, region_name=region_name)
 
 
 class LazyClient:
     """One client per container for one service, created the first time it is needed."""
 
-    def __init__(self, service: str, **options: float) -> None:
+    def __init__(self, service: str, **options: Any) -> None:
         self.service = service
         self.options = options
         self._client: Any = None
@@ -44,7 +50,7 @@ class LazyClient:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    self._client = client(self.service, **self.options)  # type: ignore[arg-type]
+                    self._client = client(self.service, **self.options)
         return self._client
 
 

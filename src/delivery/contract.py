@@ -23,6 +23,7 @@ class Notification:
     to: str
     body: str
     subject: str | None = None
+    html: str | None = None
     critical: bool = False
     provider: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -37,6 +37,7 @@ def parse_notification(body: str) -> Notification:
         to=data["to"],
         body=data["body"],
         subject=data.get("subject"),
+        html=data.get("html"),
         critical=data["critical"],
         provider=data.get("provider"),
         metadata=data.get("metadata", {}),

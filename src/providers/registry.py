@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from delivery.contract import Provider, ProviderContext
 
 MODULES: dict[str, str] = {
+    "http_sms": "providers.http_sms",
     "local": "providers.local",
+    "ses": "providers.ses",
+    "sns": "providers.sns",
     "webhook": "providers.webhook",
 }
 

@@ -75,7 +75,7 @@ def test_every_problem_is_reported_at_once() -> None:
         )
 
     assert len(error.value.problems) == 4
-    assert "unknown provider 'carrier-pigeon': choose from local, webhook" in str(error.value)
+    assert "unknown provider 'carrier-pigeon': choose from http_sms, local, ses, sns, webhook" in str(error.value)
 
 
 def test_provider_configuration_is_checked_at_start_up() -> None:

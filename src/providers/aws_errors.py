@@ -1,0 +1,30 @@
+"""Classify botocore failures into the provider contract: one table per AWS provider, one function."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from delivery.aws import error_code
+from delivery.contract import DeliveryError, PermanentError, RateLimitedError, TransientError
+
+
+def classify(
+    error: Exception, service: str, permanent: Collection[str], rate_limited: Collection[str]
+) -> DeliveryError:
+    """The contract error for a failed AWS call: permanent and rate-limited codes as listed, the rest
+    (timeouts, connection errors, 5xx, account problems an operator can fix) transient."""
+    code = error_code(error)
+    if not code:
+        return TransientError(f"{service} call failed: {type(error).__name__}")
+    reason = f"{service} {code}: {_message(error)}"
+    if code in permanent:
+        return PermanentError(reason)
+    if code in rate_limited:
+        return RateLimitedError(reason)
+    return TransientError(reason)
+
+
+def _message(error: Exception, limit: int = 300) -> str:
+    response = getattr(error, "response", {})
+    text = str(response.get("Error", {}).get("Message", "")) if isinstance(response, dict) else ""
+    return text[:limit]
