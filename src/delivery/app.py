@@ -8,7 +8,7 @@ from delivery.contract import ProviderContext
 from delivery.core import Deliverer
 from delivery.queue import MessageQueue, SqsQueue
 from delivery.secrets import SecretStore
-from providers.registry import create_providers
+from providers.registry import MODULES, create_providers
 
 
 def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = None) -> Deliverer:
@@ -19,7 +19,11 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
     read = env or EnvReader()
     settings = Settings.read(read)
     secrets = SecretStore(max_age=settings.secrets_max_age_seconds)
-    providers = create_providers(settings.enabled_providers, ProviderContext(read, secrets))
+    for variable, name in settings.provider_sources:
+        if name not in MODULES:
+            read.problems.append(f"{variable}={name!r} is not a provider: choose from {', '.join(sorted(MODULES))}")
+    enabled = [name for name in settings.enabled_providers if name in MODULES]
+    providers = create_providers(enabled, ProviderContext(read, secrets))
     for channel, route in settings.routes:
         for name in route:
             if name in providers and channel not in providers[name].channels:

@@ -32,18 +32,18 @@ def client(
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},  # attempts, the first included
         )
         return _session.client(service, config=config, region_name=region_name)
 
 
 class LazyClient:
-    """One client per container for one service, created the first time it is needed."""
+    """One client per container for one service, created the first time it is needed (or given)."""
 
-    def __init__(self, service: str, **options: Any) -> None:
+    def __init__(self, service: str, client: Any = None, **options: Any) -> None:
         self.service = service
         self.options = options
-        self._client: Any = None
+        self._client: Any = client
         self._lock = threading.Lock()
 
     def get(self) -> Any:

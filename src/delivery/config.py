@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-# SQS refuses a visibility timeout above 12 hours.
+# SQS refuses a visibility timeout above 12 hours, and keeps a message at most 14 days.
 SQS_MAX_VISIBILITY_SECONDS = 43_200
+SQS_MAX_RETENTION_SECONDS = 1_209_600
 CHANNELS = ("email", "sms", "webhook")
 
 T = TypeVar("T")
@@ -50,13 +51,13 @@ class EnvReader:
         raw = self.text(name)
         if raw is None:
             return default
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         try:
             value = parse(raw)  # NaN passes no range check below: value != value catches it
         except ValueError:
-            self.problems.append(f"{name}={raw!r} is not {kind}")
+            self.problems.append(f"{name}={raw!r} is not {kind}: use {kind} {bounds}")
             return default
         if value != value or value < low or (high is not None and value > high):  # type: ignore[operator]
-            bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
             self.problems.append(f"{name}={raw} is out of range: use {kind} {bounds}")
             return default
         return value
@@ -124,37 +125,62 @@ class Settings:
         return settings
 
     @classmethod
-    def read(cls, read: EnvReader) -> Settings:
-        """Build the settings, leaving any problems in ``read.problems`` for the caller to check."""
+    def read(cls, env: EnvReader) -> Settings:
+        """Build the settings, leaving any problems in ``env.problems`` for the caller to check."""
         routes = []
         for channel in CHANNELS:
-            primary = read.text(f"HERALD_{channel.upper()}_PROVIDER", "webhook" if channel == "webhook" else None)
-            fallback = read.text(f"HERALD_{channel.upper()}_FALLBACK_PROVIDER")
+            primary = env.text(f"HERALD_{channel.upper()}_PROVIDER", "webhook" if channel == "webhook" else None)
+            fallback = env.text(f"HERALD_{channel.upper()}_FALLBACK_PROVIDER")
             if primary is None and fallback is not None:
-                read.problems.append(
+                env.problems.append(
                     f"HERALD_{channel.upper()}_FALLBACK_PROVIDER is set but HERALD_{channel.upper()}_PROVIDER is not"
                 )
             if primary is not None:
                 routes.append((channel, (primary,) if fallback in (None, primary) else (primary, fallback)))
-        extra = read.text("HERALD_EXTRA_PROVIDERS")
-        return cls(
-            dlq_url=read.required("HERALD_DLQ_URL", "set it to the dead-letter queue's URL"),
-            max_attempts=read.integer("HERALD_MAX_ATTEMPTS", 48, low=1),
-            retry_delay_seconds=read.integer("HERALD_RETRY_DELAY_SECONDS", 300, 0, SQS_MAX_VISIBILITY_SECONDS),
-            retry_schedule=read.integers("HERALD_RETRY_SCHEDULE", 0, SQS_MAX_VISIBILITY_SECONDS),
-            retry_jitter=read.decimal("HERALD_RETRY_JITTER", 0.0, 0.0, 1.0),
-            concurrency=read.integer("HERALD_CONCURRENCY", 10, 1, 100),
+        extra = env.text("HERALD_EXTRA_PROVIDERS")
+        settings = cls(
+            dlq_url=env.required("HERALD_DLQ_URL", "set it to the dead-letter queue's URL"),
+            max_attempts=env.integer("HERALD_MAX_ATTEMPTS", 48, 1, 1000),
+            retry_delay_seconds=env.integer("HERALD_RETRY_DELAY_SECONDS", 300, 0, SQS_MAX_VISIBILITY_SECONDS),
+            retry_schedule=env.integers("HERALD_RETRY_SCHEDULE", 0, SQS_MAX_VISIBILITY_SECONDS),
+            retry_jitter=env.decimal("HERALD_RETRY_JITTER", 0.0, 0.0, 1.0),
+            concurrency=env.integer("HERALD_CONCURRENCY", 10, 1, 100),
             routes=tuple((channel, names) for channel, names in routes if names),
             extra_providers=tuple(p.strip() for p in extra.split(",") if p.strip()) if extra else (),
-            secrets_max_age_seconds=read.integer("HERALD_SECRETS_MAX_AGE_SECONDS", 300, 0, 86400),
-            statsd_host=read.text("STATSD_HOST"),
-            statsd_port=read.integer("STATSD_PORT", 8125, 1, 65535),
-            statsd_prefix=read.text("STATSD_PREFIX", "herald") or "herald",
+            secrets_max_age_seconds=env.integer("HERALD_SECRETS_MAX_AGE_SECONDS", 300, 0, 86400),
+            statsd_host=env.text("STATSD_HOST"),
+            statsd_port=env.integer("STATSD_PORT", 8125, 1, 65535),
+            statsd_prefix=env.text("STATSD_PREFIX", "herald") or "herald",
         )
+        span = settings.retry_span_seconds
+        if span > SQS_MAX_RETENTION_SECONDS:
+            env.problems.append(
+                f"HERALD_MAX_ATTEMPTS={settings.max_attempts} with these retry delays keeps retrying for "
+                f"{span / 86400:.1f} days, longer than SQS keeps a message (14 days): "
+                "lower HERALD_MAX_ATTEMPTS or the delays"
+            )
+        return settings
+
+    @property
+    def retry_span_seconds(self) -> int:
+        """How long the retries of one notification last at most (jitter only shortens it)."""
+        if not self.retry_schedule:
+            return self.retry_delay_seconds * (self.max_attempts - 1)
+        last = len(self.retry_schedule)
+        return sum(self.retry_schedule[min(n, last) - 1] for n in range(1, self.max_attempts))
 
     def route(self, channel: str) -> tuple[str, ...]:
         """The providers for a channel, in the order to try them; empty if none is configured."""
         return dict(self.routes).get(channel, ())
+
+    @property
+    def provider_sources(self) -> list[tuple[str, str]]:
+        """(environment variable, provider name) for every provider named, to report bad names precisely."""
+        sources = []
+        for channel, route in self.routes:
+            variables = (f"HERALD_{channel.upper()}_PROVIDER", f"HERALD_{channel.upper()}_FALLBACK_PROVIDER")
+            sources += list(zip(variables, route, strict=False))
+        return sources + [("HERALD_EXTRA_PROVIDERS", name) for name in self.extra_providers]
 
     @property
     def enabled_providers(self) -> tuple[str, ...]:

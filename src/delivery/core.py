@@ -2,14 +2,17 @@
 
 Sent; retried later (``RETRY:``); given up after the last attempt (``RETRY FAILED:``,
 dead-lettered); refused by the provider for good (``PERMANENT FAILURE:``, dead-lettered);
-or never deliverable (``INVALID MESSAGE:``, dead-lettered at once). Nothing here knows
-about Lambda; the only SQS it knows is the :class:`MessageQueue` port.
+or never deliverable (``INVALID MESSAGE:``, dead-lettered at once). The dead-letter lines
+are logged once the dead letter is written, so each alarm counts a message exactly once;
+if the write fails, ``DEAD LETTER FAILED:`` is logged and the message stays on the queue.
+Nothing here knows about Lambda; the only SQS it knows is the :class:`MessageQueue` port.
 """
 
 from __future__ import annotations
 
 import enum
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,7 +47,8 @@ class DeadLetterReason(enum.StrEnum):
 class Result:
     outcome: Outcome
     provider: str | None = None
-    detail: str = ""
+    provider_message_id: str | None = None
+    error: str | None = None
 
     @property
     def stays_on_queue(self) -> bool:
@@ -54,6 +58,9 @@ class Result:
 
 class DeadLetterFailed(Exception):
     """The dead-letter queue did not take the message: leave it on the source queue."""
+
+
+Failure = tuple[str, Exception]  # (provider name, what it raised)
 
 
 class Deliverer:
@@ -79,18 +86,21 @@ class Deliverer:
             try:
                 notification = parse_notification(message.body)
             except InvalidMessage as invalid:
-                return self._invalid(message, None, str(invalid))
-            logger.thread_safe_append_keys(notification_id=notification.id)
-            route = self._route(notification)
-            if isinstance(route, str):
-                return self._invalid(message, notification, route)
-            if message.attempt > self.policy.max_attempts:
-                # An earlier attempt gave up but could not settle (DLQ down, crash): settle, do not send again.
-                error = f"receive count {message.attempt} is past the last attempt; the previous one did not finish"
-                return self._give_up(
-                    message, notification, route[0].name, "AttemptsExhausted", f"AttemptsExhausted: {error}"
-                )
-            return self._send(message, notification, route)
+                reason = str(invalid)
+            else:
+                logger.thread_safe_append_keys(notification_id=notification.id)
+                route = self._route(notification)
+                if isinstance(route, str):
+                    return self._invalid(message, notification, route)
+                if message.attempt > self.policy.max_attempts:
+                    # An earlier attempt gave up but could not settle (DLQ down, crash): settle, do not send.
+                    error = (
+                        f"AttemptsExhausted: receive count {message.attempt} is past the last attempt "
+                        f"({self.policy.max_attempts}); the attempt that gave up could not dead-letter it"
+                    )
+                    return self._give_up(message, notification, route[0].name, error)
+                return self._send(message, notification, route)
+            return self._invalid(message, None, reason)
         finally:
             logger.thread_safe_clear_keys()
 
@@ -112,58 +122,61 @@ class Deliverer:
         return route
 
     def _send(self, message: QueuedMessage, notification: Notification, route: list[Provider]) -> Result:
-        failures: list[tuple[str, Exception]] = []
+        failures: list[Failure] = []
         for position, provider in enumerate(route):
-            started = time.perf_counter()
-            try:
-                provider_message_id = provider.send(notification)
-            except PermanentError as error:
-                if not failures:
-                    return self._permanent(message, notification, provider.name, error)
-                failures.append((provider.name, error))  # a fallback's refusal: the primary may still recover
-                continue
-            except Exception as error:  # noqa: BLE001 - a provider raises on any failure; all but permanent retry
-                failures.append((provider.name, error))
-                if position + 1 < len(route):
-                    logger.warning(
-                        f"FAILOVER: notification {notification.id} via {provider.name} failed with "
-                        f"{type(error).__name__}: {self._error_text(notification, error)}; "
-                        f"trying {route[position + 1].name}",
-                        extra=self._facts(message, notification, provider.name),
-                    )
-                    metrics.incr(f"delivery.{provider.name}.failover")
-                continue
-            finally:
-                metrics.timing(f"provider.{provider.name}.send", (time.perf_counter() - started) * 1000)
-            after = f" after {self._describe(notification, failures)}" if failures else ""
-            logger.info(
-                f"SENT: notification {notification.id} via {provider.name}{after} "
-                f"(attempt {message.attempt}/{self.policy.max_attempts})",
-                extra=self._facts(message, notification, provider.name, provider_message_id=provider_message_id),
-            )
-            return self._count(Result(Outcome.SENT, provider.name, provider_message_id))
+            outcome = self._try(provider, notification)
+            if isinstance(outcome, str):
+                after = f" after {self._describe(notification, failures)}" if failures else ""
+                logger.info(
+                    f"SENT: notification {notification.id} via {provider.name}{after} "
+                    f"(attempt {message.attempt}/{self.policy.max_attempts})",
+                    extra=self._facts(message, notification, provider.name, provider_message_id=outcome),
+                )
+                return self._count(Result(Outcome.SENT, provider.name, provider_message_id=outcome))
+            if isinstance(outcome, PermanentError) and not failures:
+                return self._permanent(message, notification, provider.name, outcome)
+            # A transient failure, or a fallback's refusal (the primary may still recover): go on.
+            failures.append((provider.name, outcome))
+            if position + 1 < len(route) and not isinstance(outcome, PermanentError):
+                logger.warning(
+                    f"FAILOVER: notification {notification.id} via {provider.name} failed with "
+                    f"{self._describe(notification, [failures[-1]])}; trying {route[position + 1].name}",
+                    extra=self._facts(message, notification, provider.name),
+                )
+                metrics.incr(f"delivery.{provider.name}.failover")
         return self._transient(message, notification, failures)
 
-    def _transient(
-        self, message: QueuedMessage, notification: Notification, failures: list[tuple[str, Exception]]
-    ) -> Result:
+    @staticmethod
+    def _try(provider: Provider, notification: Notification) -> str | Exception:
+        """The provider's message id, or what it raised. Callers act outside this ``except``, so nothing
+        they log or raise chains the provider's error (whose text may hold the recipient)."""
+        started = time.perf_counter()
+        try:
+            return provider.send(notification)
+        except Exception as error:  # noqa: BLE001 - a provider raises on any failure
+            return error
+        finally:
+            metrics.timing(f"provider.{provider.name}.send", (time.perf_counter() - started) * 1000)
+
+    def _transient(self, message: QueuedMessage, notification: Notification, failures: list[Failure]) -> Result:
         provider, first_error = failures[0]
-        error_class = type(first_error).__name__
         text = self._describe(notification, failures)
         if self.policy.exhausted(message.attempt):
-            return self._give_up(message, notification, provider, error_class, text)
+            return self._give_up(message, notification, provider, text)
         retry_afters = [e.retry_after for _, e in failures if isinstance(e, RateLimitedError) and e.retry_after]
         delay = self.policy.delay_after(message.attempt, max(retry_afters) if retry_afters else None)
         facts = self._facts(
-            message, notification, provider, error_class=error_class, error=text, retry_in_seconds=delay
+            message, notification, provider, error_class=type(first_error).__name__, error=text, retry_in_seconds=delay
         )
         unexpected = next((e for _, e in failures if not isinstance(e, DeliveryError)), None)
-        # Known provider errors are expected and need no traceback; anything else is a bug to look at.
+        if unexpected is not None:
+            # Known provider errors need no traceback; anything else is a bug to look at (recipient masked).
+            trace = "".join(traceback.format_exception(unexpected))
+            facts["exception"] = self._error_text(notification, trace, limit=8000)
         logger.warning(
             f"RETRY: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
             f"via {provider} failed with {text}; next try in {delay}s",
             extra=facts,
-            exc_info=unexpected,
         )
         try:
             self.queue.retry_later(message, delay)
@@ -173,51 +186,49 @@ class Deliverer:
                 "it returns after the queue's visibility timeout instead",
                 extra=facts,
             )
-        return self._count(Result(Outcome.RETRY, provider, text))
+        return self._count(Result(Outcome.RETRY, provider, error=text))
 
-    def _describe(self, notification: Notification, failures: list[tuple[str, Exception]]) -> str:
-        """``TransientError: 503`` for one failure; each provider's for a failover."""
+    def _describe(self, notification: Notification, failures: list[Failure]) -> str:
+        """``TransientError: 503`` for one failure; each provider's in turn after a failover."""
         (_, first), *rest = failures
-        parts = [f"{type(first).__name__}: {self._error_text(notification, first)}"]
+        parts = [f"{type(first).__name__}: {self._error_text(notification, str(first))}"]
         parts += [
-            f"failover to {name} failed with {type(e).__name__}: {self._error_text(notification, e)}"
+            f"failover to {name} failed with {type(e).__name__}: {self._error_text(notification, str(e))}"
             for name, e in rest
         ]
         return "; ".join(parts)
 
-    def _give_up(
-        self, message: QueuedMessage, notification: Notification, provider: str, error_class: str, text: str
-    ) -> Result:
+    def _give_up(self, message: QueuedMessage, notification: Notification, provider: str, text: str) -> Result:
+        self._dead_letter(message, notification, DeadLetterReason.EXHAUSTED, provider, text)
         logger.error(
             f"RETRY FAILED: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
-            f"via {provider} failed with {text}; no attempts left, dead-lettering",
-            extra=self._facts(message, notification, provider, error_class=error_class, error=text),
+            f"via {provider} failed with {text}; no attempts left, dead-lettered",
+            extra=self._facts(message, notification, provider, error=text),
         )
-        self._dead_letter(message, notification, DeadLetterReason.EXHAUSTED, provider, text)
-        return self._count(Result(Outcome.RETRY_FAILED, provider, text))
+        return self._count(Result(Outcome.RETRY_FAILED, provider, error=text))
 
     def _permanent(
         self, message: QueuedMessage, notification: Notification, provider: str, error: PermanentError
     ) -> Result:
-        error_class = type(error).__name__
-        text = self._error_text(notification, error)
+        text = f"{type(error).__name__}: {self._error_text(notification, str(error))}"
+        self._dead_letter(message, notification, DeadLetterReason.PERMANENT, provider, text)
         logger.error(
             f"PERMANENT FAILURE: notification {notification.id} attempt {message.attempt}/{self.policy.max_attempts} "
-            f"via {provider} failed with {error_class}: {text}; not retrying, dead-lettering",
-            extra=self._facts(message, notification, provider, error_class=error_class, error=text),
+            f"via {provider} failed with {text}; not retrying, dead-lettered",
+            extra=self._facts(message, notification, provider, error_class=type(error).__name__, error=text),
         )
-        self._dead_letter(message, notification, DeadLetterReason.PERMANENT, provider, f"{error_class}: {text}")
-        return self._count(Result(Outcome.PERMANENT, provider, text))
+        return self._count(Result(Outcome.PERMANENT, provider, error=text))
 
     def _invalid(self, message: QueuedMessage, notification: Notification | None, reason: str) -> Result:
+        # The provider a producer asked for is kept on the dead letter, but never becomes a metric name.
+        requested = notification.provider if notification else None
+        self._dead_letter(message, notification, DeadLetterReason.INVALID, requested, reason)
         who = f"notification {notification.id}" if notification else f"message {message.message_id}"
         logger.error(
-            f"INVALID MESSAGE: {who} cannot be delivered: {reason}; dead-lettering",
+            f"INVALID MESSAGE: {who} cannot be delivered: {reason}; dead-lettered",
             extra={"attempt": message.attempt, "error": reason},
         )
-        provider = notification.provider if notification else None
-        self._dead_letter(message, notification, DeadLetterReason.INVALID, provider, reason)
-        return self._count(Result(Outcome.INVALID, provider, reason))
+        return self._count(Result(Outcome.INVALID, None, error=reason))
 
     def _dead_letter(
         self,
@@ -243,10 +254,11 @@ class Deliverer:
             self.queue.dead_letter(message, attributes)
         except Exception as error:
             logger.exception(
-                f"DEAD LETTER FAILED: message {message.message_id} stays on the queue and will be tried again",
-                extra={"reason": reason.value},
+                f"DEAD LETTER FAILED: message {message.message_id} ({reason.value}) could not be dead-lettered "
+                f"({type(error).__name__}); it stays on the queue and will be tried again",
+                extra={"reason": reason.value, "attempt": message.attempt},
             )
-            raise DeadLetterFailed(str(error)) from error
+            raise DeadLetterFailed(type(error).__name__) from error
 
     def _facts(
         self, message: QueuedMessage, notification: Notification, provider: str, **more: object
@@ -266,10 +278,10 @@ class Deliverer:
         return result
 
     @staticmethod
-    def _error_text(notification: Notification, error: BaseException) -> str:
+    def _error_text(notification: Notification, text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
         # Provider messages should already be masked; this catches any that slipped a recipient in.
-        text = (str(error) or type(error).__name__).replace(notification.to, mask_recipient(notification.to))
-        return text[:ERROR_TEXT_LIMIT]
+        text = (text or "(no message)").replace(notification.to, mask_recipient(notification.to))
+        return text[:limit]
 
 
 def _iso(moment: datetime) -> str:

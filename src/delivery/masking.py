@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 def mask_recipient(to: str) -> str:
     """Mask an email address, phone number or URL enough to identify it to its owner, not to anyone else.
 
-    ``jane.doe@example.com`` -> ``j***@example.com``; ``+447700900123`` -> ``+44*******0123``;
+    ``jane.doe@example.com`` -> ``j***@example.com``; ``+447700900123`` -> ``+44******0123``;
     ``https://hooks.example.com/t/s3cr3t`` -> ``https://hooks.example.com/***`` (paths often carry tokens).
     """
     if "://" in to:

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from delivery.aws import LazyClient
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 else:
@@ -41,19 +43,12 @@ class SqsQueue:
 
     def __init__(self, dlq_url: str, client: SQSClient | None = None) -> None:
         self.dlq_url = dlq_url
-        self._client = client
+        self._client = LazyClient("sqs", client)
 
     @property
     def client(self) -> SQSClient:
-        if self._client is None:
-            import boto3
-            from botocore.config import Config
-
-            self._client = boto3.client(
-                "sqs",
-                config=Config(connect_timeout=3, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}),
-            )
-        return self._client
+        client: SQSClient = self._client.get()
+        return client
 
     def retry_later(self, message: QueuedMessage, delay_seconds: int) -> None:
         self.client.change_message_visibility(
@@ -61,26 +56,19 @@ class SqsQueue:
         )
 
     def dead_letter(self, message: QueuedMessage, attributes: dict[str, str | int]) -> None:
-        extra: dict[str, str] = {}
-        if self.dlq_url.endswith(".fifo"):
-            # Keep the group (so order holds in the DLQ too) and make a resend after a crash a no-op.
-            extra = {"MessageGroupId": message.group_id or "herald", "MessageDeduplicationId": message.message_id}
-        self.client.send_message(
-            QueueUrl=self.dlq_url,
-            MessageBody=message.body,
-            MessageAttributes={
+        request: dict[str, Any] = {
+            "QueueUrl": self.dlq_url,
+            "MessageBody": message.body,
+            "MessageAttributes": {
                 name: {"DataType": "Number", "StringValue": str(value)}
                 if isinstance(value, int)
                 else {"DataType": "String", "StringValue": value}
                 for name, value in attributes.items()
                 if value != ""  # SQS refuses empty attribute values
             },
-            **extra,  # type: ignore[arg-type]
-        )
-
-
-def queue_url_from_arn(arn: str) -> str:
-    """``arn:aws:sqs:eu-west-2:123456789012:herald`` -> that queue's URL, with no API call."""
-    _, partition, _, region, account, name = arn.split(":", 5)
-    domain = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
-    return f"https://sqs.{region}.{domain}/{account}/{name}"
+        }
+        if self.dlq_url.endswith(".fifo"):
+            # Keep the group (so order holds in the DLQ too) and make a resend after a crash a no-op.
+            request["MessageGroupId"] = message.group_id or "herald"
+            request["MessageDeduplicationId"] = message.message_id
+        self.client.send_message(**request)

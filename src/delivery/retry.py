@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from delivery.config import SQS_MAX_VISIBILITY_SECONDS, Settings
 
+# SQS counts its 12-hour visibility limit from the receive, and rejects a change beyond it; the
+# receive happened up to a batching window (<= 5 min) plus the run so far before the retry is set.
+MAX_RETRY_DELAY_SECONDS = SQS_MAX_VISIBILITY_SECONDS - 900
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -39,4 +43,4 @@ class RetryPolicy:
             delay *= 1 - self.jitter * random.random()
         if retry_after is not None:
             delay = max(delay, retry_after)
-        return min(round(delay), SQS_MAX_VISIBILITY_SECONDS)
+        return min(round(delay), MAX_RETRY_DELAY_SECONDS)

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from delivery.core import Deliverer, Result
 from delivery.log import logger
-from delivery.queue import QueuedMessage, queue_url_from_arn
+from delivery.queue import QueuedMessage
 
 
 class RecordStaysOnQueue(Exception):
@@ -87,4 +87,7 @@ def to_queued_message(record: SQSRecord) -> QueuedMessage:
 
 @functools.lru_cache(maxsize=32)
 def _queue_url(arn: str) -> str:
-    return queue_url_from_arn(arn)
+    """``arn:aws:sqs:eu-west-2:123456789012:herald`` -> that queue's URL, with no API call."""
+    _, partition, _, region, account, name = arn.split(":", 5)
+    domain = "amazonaws.com.cn" if partition == "aws-cn" else "amazonaws.com"
+    return f"https://sqs.{region}.{domain}/{account}/{name}"

@@ -45,5 +45,8 @@ class LocalProvider:
 
 
 def create(context: ProviderContext) -> LocalProvider:
+    if context.env.text("AWS_LAMBDA_FUNCTION_NAME"):
+        # In Lambda it would log "sent" for notifications nobody receives.
+        context.env.problems.append("the local provider is for local runs only: choose a real provider in Lambda")
     path = context.env.text("HERALD_LOCAL_OUTBOX")
     return LocalProvider(Path(path) if path else None)

@@ -23,12 +23,5 @@ MODULES: dict[str, str] = {
 
 
 def create_providers(names: Iterable[str], context: ProviderContext) -> dict[str, Provider]:
-    """Instantiate the named providers with their configuration; unknown names are config problems."""
-    providers: dict[str, Provider] = {}
-    for name in names:
-        module_name = MODULES.get(name)
-        if module_name is None:
-            context.env.problems.append(f"unknown provider {name!r}: choose from {', '.join(sorted(MODULES))}")
-            continue
-        providers[name] = importlib.import_module(module_name).create(context)
-    return providers
+    """Instantiate the named (known) providers; their configuration problems land in ``context.env``."""
+    return {name: importlib.import_module(MODULES[name]).create(context) for name in names}

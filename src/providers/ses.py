@@ -45,8 +45,7 @@ class SesEmailProvider:
 
     def __init__(self, config: SesConfig, client: LazyClient | None = None) -> None:
         self.config = config
-        options = {"region_name": config.region} if config.region else {}
-        self.client = client or LazyClient("sesv2", **options)
+        self.client = client or LazyClient("sesv2", region_name=config.region)
 
     def send(self, notification: Notification) -> str:
         body: dict[str, dict[str, str]] = {"Text": {"Data": notification.body, "Charset": "UTF-8"}}
@@ -62,7 +61,7 @@ class SesEmailProvider:
         try:
             response = self.client.get().send_email(**request)
         except Exception as error:  # noqa: BLE001 - every failure is classified into the contract
-            raise classify(error, "SES", PERMANENT, RATE_LIMITED) from None
+            raise classify(error, "SES", notification.to, PERMANENT, RATE_LIMITED) from None
         return str(response["MessageId"])
 
 

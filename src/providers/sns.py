@@ -35,8 +35,7 @@ class SnsSmsProvider:
 
     def __init__(self, config: SnsConfig, client: LazyClient | None = None) -> None:
         self.config = config
-        options = {"region_name": config.region} if config.region else {}
-        self.client = client or LazyClient("sns", **options)
+        self.client = client or LazyClient("sns", region_name=config.region)
         self.attributes: dict[str, Any] = {
             "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
         }
@@ -54,7 +53,7 @@ class SnsSmsProvider:
                 PhoneNumber=notification.to, Message=notification.body, MessageAttributes=self.attributes
             )
         except Exception as error:  # noqa: BLE001 - every failure is classified into the contract
-            raise classify(error, "SNS", PERMANENT, RATE_LIMITED) from None
+            raise classify(error, "SNS", notification.to, PERMANENT, RATE_LIMITED) from None
         return str(response["MessageId"])
 
 

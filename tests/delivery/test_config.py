@@ -50,8 +50,16 @@ def test_values_are_read_from_the_environment() -> None:
     [
         ({"HERALD_RETRY_DELAY_SECONDS": "43201"}, "HERALD_RETRY_DELAY_SECONDS=43201 is out of range"),
         ({"HERALD_RETRY_DELAY_SECONDS": "5m"}, "HERALD_RETRY_DELAY_SECONDS='5m' is not a whole number"),
-        ({"HERALD_MAX_ATTEMPTS": "0"}, "HERALD_MAX_ATTEMPTS=0 is out of range: use a whole number at least 1"),
-        ({"HERALD_MAX_ATTEMPTS": "forty"}, "HERALD_MAX_ATTEMPTS='forty' is not a whole number"),
+        ({"HERALD_MAX_ATTEMPTS": "0"}, "HERALD_MAX_ATTEMPTS=0 is out of range: use a whole number between 1 and 1000"),
+        ({"HERALD_MAX_ATTEMPTS": "forty"}, "HERALD_MAX_ATTEMPTS='forty' is not a whole number: use a whole number"),
+        (
+            {"HERALD_MAX_ATTEMPTS": "48", "HERALD_RETRY_DELAY_SECONDS": "43200"},
+            "HERALD_MAX_ATTEMPTS=48 with these retry delays keeps retrying for 23.5 days, longer than SQS keeps",
+        ),
+        (
+            {"HERALD_MAX_ATTEMPTS": "34", "HERALD_RETRY_SCHEDULE": "60,300,1800,7200,43200"},
+            "keeps retrying for 14.6 days",
+        ),
         ({"HERALD_RETRY_SCHEDULE": "60,86400"}, "HERALD_RETRY_SCHEDULE=60,86400 has a value out of range"),
         ({"HERALD_RETRY_SCHEDULE": "1m,5m"}, "HERALD_RETRY_SCHEDULE='1m,5m' is not a comma-separated list"),
         ({"HERALD_RETRY_JITTER": "2"}, "HERALD_RETRY_JITTER=2 is out of range"),
@@ -75,7 +83,10 @@ def test_every_problem_is_reported_at_once() -> None:
         )
 
     assert len(error.value.problems) == 4
-    assert "unknown provider 'carrier-pigeon': choose from http_sms, local, ses, sns, webhook" in str(error.value)
+    assert (
+        "HERALD_EMAIL_PROVIDER='carrier-pigeon' is not a provider: choose from http_sms, local, ses, sns, webhook"
+        in str(error.value)
+    )
 
 
 def test_provider_configuration_is_checked_at_start_up() -> None:

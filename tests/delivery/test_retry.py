@@ -19,9 +19,9 @@ def test_the_last_attempt_is_max_attempts(attempt: int, exhausted: bool) -> None
 
 
 def test_schedule_gives_each_attempt_its_delay_and_repeats_the_last() -> None:
-    policy = RetryPolicy(schedule=(60, 300, 1800, 7200, 43200))
+    policy = RetryPolicy(schedule=(60, 300, 1800, 7200, 14400))
 
-    assert [policy.delay_after(n) for n in range(1, 8)] == [60, 300, 1800, 7200, 43200, 43200, 43200]
+    assert [policy.delay_after(n) for n in range(1, 8)] == [60, 300, 1800, 7200, 14400, 14400, 14400]
 
 
 def test_jitter_shortens_the_delay_by_at_most_its_fraction() -> None:
@@ -42,5 +42,7 @@ def test_retry_after_shorter_than_the_delay_is_ignored() -> None:
     assert RetryPolicy(delay_seconds=300).delay_after(1, retry_after=30) == 300
 
 
-def test_delay_never_exceeds_the_sqs_visibility_limit() -> None:
-    assert RetryPolicy().delay_after(1, retry_after=10**6) == 43200
+@pytest.mark.parametrize("policy", [RetryPolicy(delay_seconds=43200), RetryPolicy(schedule=(43200,))])
+def test_delay_stays_inside_the_12_hours_sqs_counts_from_the_receive(policy: RetryPolicy) -> None:
+    assert policy.delay_after(1) == 43200 - 900
+    assert RetryPolicy().delay_after(1, retry_after=10**6) == 43200 - 900

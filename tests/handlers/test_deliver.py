@@ -257,6 +257,8 @@ def test_rate_limit_shorter_than_the_retry_delay_keeps_the_retry_delay(
 
     clock.shift(299)
     assert herald.run_batch() == {}
+    clock.shift(2)
+    assert herald.run_batch() == {"batchItemFailures": []}
 
 
 def test_dead_letter_keeps_the_body_and_says_why(
@@ -332,19 +334,92 @@ def test_records_of_a_batch_are_delivered_concurrently(herald: Herald, scripted:
     assert len(scripted.sent) == 10
 
 
-def test_every_log_line_of_a_record_carries_its_notification_id(
+def test_every_log_line_of_a_record_carries_its_own_notification_id(
     herald: Herald, scripted: ScriptedProvider, logs: LogLines
 ) -> None:
-    for i in range(6):
+    outcomes = [TransientError("503"), PermanentError("410"), None, KeyError("bug")]
+    for i in range(8):
         herald.send(note(f"n-{i}"))
-        scripted.fail(f"n-{i}", TransientError("503") if i % 2 else PermanentError("410"))
+        failure = outcomes[i % 4]
+        if failure is not None:
+            scripted.fail(f"n-{i}", failure)
+    herald.send(note("n-8", provider="carrier-pigeon"))
 
     herald.run_batch()
 
-    record_lines = [r for r in logs.records if r["message"].startswith(("RETRY", "PERMANENT"))]
-    assert len(record_lines) == 6
-    for line in record_lines:
-        assert f"notification {line['notification_id']} " in line["message"]
+    assert len(logs.records) == 9
+    for line in logs.records:
+        assert f"notification {line['notification_id']} " in line["message"], line
+    assert {line["notification_id"] for line in logs.records} == {f"n-{i}" for i in range(9)}
+
+
+def test_unexpected_exception_is_logged_with_its_traceback_and_the_recipient_masked(
+    herald: Herald, scripted: ScriptedProvider, logs: LogLines
+) -> None:
+    herald.send(note("e-1", channel="email", to="jane.doe@example.com", subject="Hi"))
+    scripted.fail("e-1", ValueError("cannot send to jane.doe@example.com"))
+
+    herald.run_batch()
+
+    [retry] = logs.with_prefix("RETRY:")
+    assert "Traceback (most recent call last)" in retry["exception"]
+    assert "ValueError: cannot send to j***@example.com" in retry["exception"]
+    assert "jane.doe@example.com" not in "\n".join(logs.lines)
+
+
+def test_retry_failed_is_logged_once_when_the_dead_letter_queue_fails_at_the_last_attempt(
+    herald: Herald, scripted: ScriptedProvider, logs: LogLines, clock: time_machine.Coordinates
+) -> None:
+    herald.send(note())
+    scripted.fail_always("n-1", TransientError("down"))
+    for _ in range(3):
+        herald.run_batch()
+        clock.shift(301)
+    dlq_name = herald.queues.dlq_url.rsplit("/", 1)[1]
+    herald.sqs.delete_queue(QueueUrl=herald.queues.dlq_url)
+
+    herald.run_batch()  # attempt 4 of 4: gives up, but the dead-letter queue is gone
+
+    assert logs.with_prefix("RETRY FAILED:") == []
+    assert len(logs.with_prefix("DEAD LETTER FAILED:")) == 1
+    clock.shift(61)  # moto forgets a deleted queue's name after 60 s
+    herald.sqs.create_queue(QueueName=dlq_name)
+    clock.shift(300)
+
+    herald.run_batch()  # attempt 5: settles without sending again
+
+    assert scripted.attempts_of("n-1") == 4
+    [failed] = logs.with_prefix("RETRY FAILED:")
+    assert failed["message"].startswith("RETRY FAILED: notification n-1 attempt 5/4")
+    [dead] = dead_letters(herald)
+    assert attributes_of(dead)["reason"] == "exhausted"
+
+
+class VisibilityRefused:
+    """The real queue, except that ChangeMessageVisibility fails (e.g. an expired receipt handle)."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def retry_later(self, message: Any, delay_seconds: int) -> None:
+        raise RuntimeError("ReceiptHandleIsInvalid")
+
+    def dead_letter(self, message: Any, attributes: dict[str, str | int]) -> None:
+        self.queue.dead_letter(message, attributes)
+
+
+def test_a_failed_visibility_change_still_leaves_the_record_on_the_queue(
+    herald: Herald, scripted: ScriptedProvider, logs: LogLines, clock: time_machine.Coordinates
+) -> None:
+    herald.deliverer.queue = VisibilityRefused(herald.deliverer.queue)
+    message_id = herald.send(note())
+    scripted.fail("n-1", TransientError("503"))
+
+    assert herald.run_batch() == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+
+    assert len(logs.messages("could not delay notification n-1 by 300s")) == 1
+    clock.shift(361)  # the queue's visibility timeout, instead of the retry delay
+    assert herald.run_batch() == {"batchItemFailures": []}
 
 
 def test_recipients_are_masked_in_log_lines(herald: Herald, scripted: ScriptedProvider, logs: LogLines) -> None:
