@@ -39,11 +39,22 @@ def test_queue_redrive_is_a_safety_net_above_the_last_attempt() -> None:
     assert PARAMETERS["SafetyNetMaxReceiveCount"]["Default"] > PARAMETERS["MaxAttempts"]["Default"]
 
 
-def test_queues_are_encrypted_and_dead_letters_kept_fourteen_days() -> None:
+def test_queues_are_encrypted_and_keep_messages_fourteen_days() -> None:
     for name in ("NotificationQueue", "DeadLetterQueue"):
         assert RESOURCES[name]["Properties"]["SqsManagedSseEnabled"] is True
-    assert RESOURCES["DeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
-    assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == "alias/aws/sns"
+        # Herald refuses retry policies longer than this (HERALD_MAX_ATTEMPTS x delays).
+        assert RESOURCES[name]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+
+
+def test_alert_topic_key_lets_cloudwatch_alarms_publish() -> None:
+    # Alarms cannot publish to a topic under the AWS-managed SNS key: it needs its own key.
+    assert RESOURCES["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertTopicKey"}
+    key = RESOURCES["AlertTopicKey"]["Properties"]
+    [grant] = [
+        s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert set(grant["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert key["EnableKeyRotation"] is True
 
 
 def test_event_source_reports_batch_item_failures_under_a_concurrency_cap() -> None:
@@ -66,14 +77,20 @@ def test_function_environment_carries_the_retry_policy_and_dead_letter_queue() -
     assert PARAMETERS["RetryDelaySeconds"]["MaxValue"] == 43200
 
 
-def test_function_role_grants_only_named_resources() -> None:
+def role_statements() -> list[dict[str, Any]]:
+    """The delivery role's statements, with each provider's conditional statement taken as present."""
     [policy] = RESOURCES["DeliverFunctionRole"]["Properties"]["Policies"]
-    statements = policy["PolicyDocument"]["Statement"]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in policy["PolicyDocument"]["Statement"]]
 
-    granted = {(s["Sid"], str(s["Resource"])) for s in statements}
-    assert all(resource != "*" for _, resource in granted)
+
+def test_function_role_grants_only_named_resources() -> None:
+    statements = [s for s in role_statements() if s["Sid"] != "PublishSms"]
+
+    assert all("*" != s["Resource"] for s in statements)
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert actions == {
+        "ses:SendEmail",
+        "ssm:GetParameter",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
@@ -82,6 +99,28 @@ def test_function_role_grants_only_named_resources() -> None:
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
+
+
+@pytest.mark.parametrize(
+    ("sid", "condition", "resource_part"),
+    [
+        ("SendEmailAsTheIdentity", "UsesSes", "identity/${SesIdentity}"),
+        ("ReadHttpSmsToken", "UsesHttpSms", "parameter${HttpSmsAuthTokenParameter}"),
+        ("ReadWebhookSigningSecret", "SignsWebhooks", "parameter${WebhookSigningSecretParameter}"),
+        ("PublishSms", "UsesSns", "*"),
+    ],
+)
+def test_provider_permissions_exist_only_when_that_provider_is_used(
+    sid: str, condition: str, resource_part: str
+) -> None:
+    [policy] = RESOURCES["DeliverFunctionRole"]["Properties"]["Policies"]
+    [conditional] = [
+        s["Fn::If"] for s in policy["PolicyDocument"]["Statement"] if "Fn::If" in s and s["Fn::If"][1]["Sid"] == sid
+    ]
+
+    assert conditional[0] == condition
+    assert conditional[2] == {"Ref": "AWS::NoValue"}
+    assert resource_part in json.dumps(conditional[1]["Resource"])
 
 
 @pytest.fixture
