@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +106,28 @@ class _ListHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.sink.lines.append(self.format(record))
+
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_PHONE = re.compile(r"\+\d{8,15}")
+
+
+@pytest.fixture(autouse=True)
+def no_unmasked_recipients() -> Iterator[None]:
+    """Across the whole suite: no line Herald logs carries a whole email address or phone number."""
+    sink = LogLines()
+    handler = _ListHandler(sink)
+    handler.setFormatter(herald_logger.registered_formatter)
+    herald_logger._logger.addHandler(handler)
+    yield
+    herald_logger._logger.removeHandler(handler)
+    leaks = [
+        found
+        for line in sink.lines
+        for found in _EMAIL.findall(line) + _PHONE.findall(line)
+        if not found.split("@")[0].endswith("***")
+    ]
+    assert not leaks, f"unmasked recipients in Herald's log lines: {leaks}"
 
 
 @pytest.fixture
