@@ -86,7 +86,7 @@ def role_statements() -> list[dict[str, Any]]:
 def test_function_role_grants_only_named_resources() -> None:
     statements = [s for s in role_statements() if s["Sid"] != "PublishSms"]
 
-    assert all("*" != s["Resource"] for s in statements)
+    assert all(s["Resource"] != "*" for s in statements)
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert actions == {
         "ses:SendEmail",

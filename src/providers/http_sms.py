@@ -4,8 +4,8 @@ Body to ``{base}/Accounts/{account}/Messages.json`` with the account id and auth
 The base URL is configuration, so the same module talks to a real vendor in production and to a
 loopback server in tests. 2xx is success; 400 (invalid number, malformed request) can never succeed;
 429 is rate-limited (Retry-After honoured); 5xx, timeouts and connection errors are transient; so are
-401/403/404, which mean Herald's credentials or account are wrong - something an operator can fix
-within the retry window.
+401/403/404 and redirects, which mean Herald's credentials, account or base URL are wrong - something
+an operator can fix within the retry window.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from delivery.masking import mask_recipient
 from delivery.secrets import SecretStore, SecretUnavailable, parse_secret_ref
 from providers.http import parse_retry_after, pooled_session
 
-OPERATOR_FIXABLE = frozenset({401, 403, 404})
+# Wrong credentials, account or base URL (a redirect means the URL is not the API's): fixable by an operator.
+OPERATOR_FIXABLE = frozenset({301, 302, 303, 307, 308, 401, 403, 404})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,9 @@ class HttpSmsProvider:
             body = _json(response)
             return str(body.get("sid") or body.get("id") or f"http-{status}")
         reason = f"HTTP SMS API answered {status}{detail}"
-        if status == 429:
-            raise RateLimitedError(reason, parse_retry_after(response.headers.get("Retry-After")))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if status == 429 or (status == 503 and retry_after is not None):
+            raise RateLimitedError(reason, retry_after)
         if status in OPERATOR_FIXABLE:
             raise TransientError(f"{reason} (check HERALD_HTTP_SMS_ACCOUNT_ID, the auth token and the base URL)")
         if status >= 500 or status == 408:

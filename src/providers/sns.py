@@ -11,7 +11,7 @@ from delivery.contract import Notification, ProviderContext
 from providers.aws_errors import classify
 
 PERMANENT = frozenset({"InvalidParameter", "InvalidParameterValue"})  # e.g. not a valid E.164 number
-RATE_LIMITED = frozenset({"Throttled", "ThrottledException", "Throttling", "ThrottlingException"})
+RATE_LIMITED = frozenset({"Throttled", "ThrottledException", "Throttling", "ThrottlingException", "KMSThrottling"})
 
 
 @dataclass(frozen=True, slots=True)
