@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint bench clean
 
 # The virtualenv is (re)built whenever a pinned requirement changes.
-$(STAMP): src/requirements.txt requirements-dev.txt
+# The project itself is installed editable, which puts the `herald` command on the venv's PATH.
+$(STAMP): src/requirements.txt requirements-cli.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -e .
 	touch $(STAMP)
 
 run: $(STAMP)
