@@ -14,7 +14,7 @@ $(STAMP): src/requirements.txt requirements-cli.txt requirements-dev.txt pyproje
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m herald.demo
+	$(BIN)/herald local demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

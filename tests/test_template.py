@@ -14,7 +14,7 @@ import time_machine
 
 from delivery.contract import PermanentError, TransientError
 from tests.conftest import LogLines, Queues, make_herald
-from tests.support.cfn import load_template, resources_of_type
+from herald.local.template import load_template, resources_of_type
 from tests.support.filter_pattern import matches
 from tests.support.providers import ScriptedProvider
 

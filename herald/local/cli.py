@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import time
+
 import click
+from rich.console import Console
+
+from herald.local.emulator import Emulator, LocalRunError, Options
+
+_port = click.option("--port", type=int, default=None, help="Port of the embedded AWS endpoint (default: a free one).")
+_attempts = click.option("--max-attempts", type=click.IntRange(1, 48), default=3, show_default=True)
+_delay = click.option("--retry-delay", type=click.IntRange(0, 300), default=2, show_default=True, help="Seconds.")
+_failures = click.option(
+    "--failure-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests the webhook and SMS fakes fail with 503.",
+)
 
 
 @click.group("local")
@@ -11,8 +27,58 @@ def local() -> None:
 
 
 @local.command("demo")
-def demo() -> None:
+@_port
+@_attempts
+@_delay
+@_failures
+def demo(port: int | None, max_attempts: int, retry_delay: int, failure_rate: float) -> None:
     """The `make run` story: deliveries, retries, RETRY FAILED and dead letters within a minute."""
-    from herald import demo as demo_module
+    from herald.local import demo as demo_module
 
-    raise SystemExit(demo_module.main())
+    options = Options(port, max_attempts, retry_delay, failure_rate)
+    raise SystemExit(demo_module.run(options, Console(soft_wrap=True, highlight=False)))
+
+
+@local.command("up")
+@_port
+@_attempts
+@_delay
+@_failures
+def up(port: int | None, max_attempts: int, retry_delay: int, failure_rate: float) -> None:
+    """Start Herald locally and keep it running until Ctrl-C.
+
+    \b
+    Then, in another shell, with the printed exports:
+      herald send --channel webhook --id n-1 --to <webhook-url>/hooks/ok --body hi
+      herald status
+      herald dlq list
+    """
+    from herald.local.emulator import Tally
+
+    console = Console(soft_wrap=True, highlight=False)
+    emulator = Emulator(Options(port, max_attempts, retry_delay, failure_rate))
+    try:
+        stack = emulator.start()
+        handler = emulator.load_handler()
+        from delivery.log import logger
+
+        logger._logger.handlers = [Tally()]
+        emulator.start_pollers(handler)
+        assert emulator.webhooks is not None
+        console.print(f"Herald is running on {stack.endpoint}. To use it from another shell:\n")
+        console.print(f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_DEFAULT_REGION=us-east-1")
+        console.print("  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
+        console.print(f"  export HERALD_QUEUE_URL={stack.queue_url}")
+        console.print(f"  export HERALD_DLQ_URL={stack.dlq_url}\n")
+        console.print(f"  webhook receiver: {emulator.webhooks.url}/hooks/<anything> (/gone 410, /down 503)")
+        console.print("  email goes to SES on the endpoint; SMS to the HTTP SMS fake (numbers ending 0000 are refused)")
+        console.print("\nCtrl-C stops it.\n")
+        while True:
+            time.sleep(1)
+    except LocalRunError as error:
+        console.print(f"[red]{error}[/red]")
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        console.print("\nstopped")
+    finally:
+        emulator.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -26,12 +27,16 @@ class ReceivedRequest:
     body: bytes
 
 
+Responder = Callable[[ReceivedRequest], Reply]
+
+
 class Receiver:
     """Answers each request with the next scripted Reply for its path, else the next scripted Reply,
-    else the default one; records every request and counts TCP connections."""
+    else the responder's or the default Reply; records every request and counts TCP connections."""
 
-    def __init__(self, default: Reply | None = None) -> None:
+    def __init__(self, default: Reply | None = None, responder: Responder | None = None) -> None:
         self.default = default or Reply()
+        self.responder = responder
         self.script: deque[Reply] = deque()
         self.routes: dict[str, deque[Reply]] = {}
         self.requests: list[ReceivedRequest] = []
@@ -47,11 +52,10 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = self.rfile.read(length)
+                request = ReceivedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 with receiver._lock:
-                    receiver.requests.append(
-                        ReceivedRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                    )
-                    reply = receiver._next_reply(self.path)
+                    receiver.requests.append(request)
+                    reply = receiver._next_reply(request)
                 if reply.delay:
                     time.sleep(reply.delay)
                 self.send_response(reply.status)
@@ -88,11 +92,13 @@ class Receiver:
         with self._lock:
             self.routes[path] = deque(replies)
 
-    def _next_reply(self, path: str) -> Reply:
-        route = self.routes.get(path)
+    def _next_reply(self, request: ReceivedRequest) -> Reply:
+        route = self.routes.get(request.path)
         if route:
             return route.popleft() if len(route) > 1 else route[0]
-        return self.script.popleft() if self.script else self.default
+        if self.script:
+            return self.script.popleft()
+        return self.responder(request) if self.responder else self.default
 
     def start(self) -> Receiver:
         self._thread.start()

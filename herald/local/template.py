@@ -1,4 +1,4 @@
-"""Read template.yaml as plain data: CloudFormation short-form tags become their long forms."""
+"""Read template.yaml as plain data: CloudFormation short-form tags (!Ref, !Sub...) become their long forms."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    document: dict[str, Any] = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader
+    return document
 
 
 def resources_of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
