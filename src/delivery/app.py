@@ -6,6 +6,8 @@ from delivery import metrics
 from delivery.config import EnvReader, Settings
 from delivery.contract import ProviderContext
 from delivery.core import Deliverer
+from delivery.idempotency import SendAlways, SendOnce
+from delivery.log import logger
 from delivery.queue import MessageQueue, SqsQueue
 from delivery.secrets import SecretStore
 from providers.registry import MODULES, create_providers
@@ -28,6 +30,18 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
         for name in route:
             if name in providers and channel not in providers[name].channels:
                 read.problems.append(f"provider {name!r} cannot send {channel} (check HERALD_{channel.upper()}_*)")
+        longest = sum(providers[name].max_call_seconds for name in route if name in providers)
+        if longest + settings.time_margin_seconds > settings.function_timeout_seconds:
+            read.problems.append(
+                f"a {channel} send via {' then '.join(route)} can take {longest:.1f}s, which with the "
+                f"{settings.time_margin_seconds}s margin does not fit HERALD_FUNCTION_TIMEOUT_SECONDS="
+                f"{settings.function_timeout_seconds}: lower the providers' timeouts or raise the function timeout"
+            )
     read.check()
     metrics.configure(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
-    return Deliverer(settings, providers, queue or SqsQueue(settings.dlq_url))
+    if settings.idempotency_table:
+        once: SendOnce | SendAlways = SendOnce(settings.idempotency_table, settings.idempotency_ttl_seconds)
+    else:
+        once = SendAlways()
+        logger.warning("IDEMPOTENCY OFF: HERALD_IDEMPOTENCY_TABLE is not set; a redelivered notification is sent again")
+    return Deliverer(settings, providers, queue or SqsQueue(settings.dlq_url), once=once)

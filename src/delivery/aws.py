@@ -9,6 +9,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+# The longest one call can take with the settings below: 3 attempts x (2 s connect + 5 s read), plus
+# standard-mode backoff between them (at most 1 s, then 2 s).
+MAX_CALL_SECONDS = 3 * (2.0 + 5.0) + 3.0
+
 _lock = threading.Lock()  # creating clients from one session is not thread-safe
 _session: Any = None
 

@@ -112,6 +112,10 @@ class Settings:
     routes: tuple[tuple[str, tuple[str, ...]], ...] = (("webhook", ("webhook",)),)
     extra_providers: tuple[str, ...] = ()
     secrets_max_age_seconds: int = 300
+    idempotency_table: str | None = None
+    idempotency_ttl_seconds: int = 14 * 24 * 3600
+    function_timeout_seconds: int = 60
+    time_margin_seconds: float = 2.0
     statsd_host: str | None = None
     statsd_port: int = 8125
     statsd_prefix: str = "herald"
@@ -148,6 +152,10 @@ class Settings:
             routes=tuple((channel, names) for channel, names in routes if names),
             extra_providers=tuple(p.strip() for p in extra.split(",") if p.strip()) if extra else (),
             secrets_max_age_seconds=env.integer("HERALD_SECRETS_MAX_AGE_SECONDS", 300, 0, 86400),
+            idempotency_table=env.text("HERALD_IDEMPOTENCY_TABLE"),
+            idempotency_ttl_seconds=env.integer("HERALD_IDEMPOTENCY_TTL_SECONDS", 14 * 24 * 3600, 60, 365 * 86400),
+            function_timeout_seconds=env.integer("HERALD_FUNCTION_TIMEOUT_SECONDS", 60, 1, 900),
+            time_margin_seconds=env.decimal("HERALD_TIME_MARGIN_SECONDS", 2.0, 0.0, 60.0),
             statsd_host=env.text("STATSD_HOST"),
             statsd_port=env.integer("STATSD_PORT", 8125, 1, 65535),
             statsd_prefix=env.text("STATSD_PREFIX", "herald") or "herald",

@@ -54,6 +54,8 @@ class Provider(Protocol):
 
     name: str
     channels: frozenset[str]
+    # The longest one send() can take (its timeouts and retries): no call starts without this much time left.
+    max_call_seconds: float
 
     def send(self, notification: Notification) -> str:
         """Deliver the notification; return the provider's message id; raise a DeliveryError on failure."""

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from delivery import metrics
 from delivery.config import Settings
 from delivery.contract import DeliveryError, Notification, PermanentError, Provider, RateLimitedError
+from delivery.idempotency import AlreadyInProgress, SendAlways, SendOnce, SendRecord, StoreUnavailable
 from delivery.log import logger
 from delivery.masking import mask_recipient
 from delivery.queue import MessageQueue, QueuedMessage
@@ -31,6 +32,8 @@ ERROR_TEXT_LIMIT = 1000
 
 class Outcome(enum.StrEnum):
     SENT = "sent"
+    DUPLICATE = "duplicate"  # already sent earlier (idempotency record): acknowledged, not sent again
+    DEFERRED = "deferred"  # not attempted in this invocation (time budget, record held elsewhere)
     RETRY = "retry"
     RETRY_FAILED = "retry_failed"
     PERMANENT = "permanent"
@@ -53,7 +56,7 @@ class Result:
     @property
     def stays_on_queue(self) -> bool:
         """True when SQS must deliver the message again (the batch reports it as failed)."""
-        return self.outcome is Outcome.RETRY
+        return self.outcome in (Outcome.RETRY, Outcome.DEFERRED)
 
 
 class DeadLetterFailed(Exception):
@@ -61,6 +64,20 @@ class DeadLetterFailed(Exception):
 
 
 Failure = tuple[str, Exception]  # (provider name, what it raised)
+RemainingMillis = Callable[[], int]
+
+
+class NotSent(Exception):
+    """No provider of the route accepted the notification."""
+
+    def __init__(self, failures: list[Failure]) -> None:
+        super().__init__(failures)
+        self.failures = failures
+
+    @property
+    def permanent(self) -> bool:
+        """The first provider refused for good (a fallback's refusal alone is not final)."""
+        return len(self.failures) == 1 and isinstance(self.failures[0][1], PermanentError)
 
 
 class Deliverer:
@@ -71,16 +88,22 @@ class Deliverer:
         queue: MessageQueue,
         policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
+        once: SendOnce | SendAlways | None = None,
     ) -> None:
         self.settings = settings
         self.providers = providers
         self.queue = queue
         self.policy = policy or RetryPolicy.from_settings(settings)
         self.clock = clock
+        self.once = once or SendAlways()
 
     @metrics.counted_and_timed
-    def deliver(self, message: QueuedMessage) -> Result:
-        """Deliver one message and settle it; raise DeadLetterFailed if it could not be settled."""
+    def deliver(self, message: QueuedMessage, remaining_millis: RemainingMillis | None = None) -> Result:
+        """Deliver one message and settle it; raise DeadLetterFailed if it could not be settled.
+
+        ``remaining_millis`` is the invocation's time left: no provider call starts that could not
+        finish inside it (the record goes back on the queue instead).
+        """
         logger.thread_safe_append_keys(sqs_message_id=message.message_id)
         try:
             try:
@@ -99,7 +122,7 @@ class Deliverer:
                         f"({self.policy.max_attempts}); the attempt that gave up could not dead-letter it"
                     )
                     return self._give_up(message, notification, route[0].name, error)
-                return self._send(message, notification, route)
+                return self._send(message, notification, route, remaining_millis)
             return self._invalid(message, None, reason)
         finally:
             logger.thread_safe_clear_keys()
@@ -121,22 +144,66 @@ class Deliverer:
             route.append(provider)
         return route
 
-    def _send(self, message: QueuedMessage, notification: Notification, route: list[Provider]) -> Result:
+    def _send(
+        self,
+        message: QueuedMessage,
+        notification: Notification,
+        route: list[Provider],
+        remaining_millis: RemainingMillis | None,
+    ) -> Result:
+        needed = sum(p.max_call_seconds for p in route) + self.settings.time_margin_seconds
+        if remaining_millis is not None and remaining_millis() < needed * 1000:
+            left = remaining_millis() / 1000
+            reason = f"{left:.1f}s left in this invocation, a send may need {needed:.1f}s"
+            return self._defer(message, notification, route[0].name, reason, delay=0)
         failures: list[Failure] = []
+        try:
+            record = self.once.send(notification.id, lambda: self._attempt(message, notification, route, failures))
+        except NotSent as not_sent:
+            if not_sent.permanent:
+                name, error = not_sent.failures[0]
+                assert isinstance(error, PermanentError)
+                return self._permanent(message, notification, name, error)
+            return self._transient(message, notification, not_sent.failures)
+        except AlreadyInProgress:
+            reason = "another invocation holds its idempotency record (sending it now, or it crashed mid-send)"
+            return self._defer(message, notification, route[0].name, reason, self.policy.delay_after(message.attempt))
+        except StoreUnavailable as unavailable:
+            return self._transient(message, notification, [("idempotency store", unavailable)])
+        facts = self._facts(message, notification, record.provider, provider_message_id=record.provider_message_id)
+        if record.replayed:
+            logger.info(
+                f"DUPLICATE SUPPRESSED: notification {notification.id} was already sent via {record.provider} "
+                f"(provider message id {record.provider_message_id}); not sending it again",
+                extra=facts,
+            )
+            return self._count(Result(Outcome.DUPLICATE, record.provider, record.provider_message_id))
+        after = f" after {self._describe(notification, failures)}" if failures else ""
+        logger.info(
+            f"SENT: notification {notification.id} via {record.provider}{after} "
+            f"(attempt {message.attempt}/{self.policy.max_attempts})",
+            extra=facts,
+        )
+        if record.unrecorded:
+            logger.warning(
+                f"UNRECORDED SEND: notification {notification.id} was sent but its idempotency record could not "
+                "be saved: a redelivery before it is deleted may send it again",
+                extra=facts,
+            )
+        return self._count(Result(Outcome.SENT, record.provider, provider_message_id=record.provider_message_id))
+
+    def _attempt(
+        self, message: QueuedMessage, notification: Notification, route: list[Provider], failures: list[Failure]
+    ) -> SendRecord:
+        """Try the route's providers in turn; the first to accept sends. Raises NotSent otherwise."""
         for position, provider in enumerate(route):
             outcome = self._try(provider, notification)
             if isinstance(outcome, str):
-                after = f" after {self._describe(notification, failures)}" if failures else ""
-                logger.info(
-                    f"SENT: notification {notification.id} via {provider.name}{after} "
-                    f"(attempt {message.attempt}/{self.policy.max_attempts})",
-                    extra=self._facts(message, notification, provider.name, provider_message_id=outcome),
-                )
-                return self._count(Result(Outcome.SENT, provider.name, provider_message_id=outcome))
-            if isinstance(outcome, PermanentError) and not failures:
-                return self._permanent(message, notification, provider.name, outcome)
-            # A transient failure, or a fallback's refusal (the primary may still recover): go on.
+                return SendRecord(provider.name, outcome)
             failures.append((provider.name, outcome))
+            if isinstance(outcome, PermanentError) and position == 0:
+                break  # the request itself is wrong: no fallback can help
+            # A transient failure, or a fallback's refusal (the primary may still recover): go on.
             if position + 1 < len(route) and not isinstance(outcome, PermanentError):
                 logger.warning(
                     f"FAILOVER: notification {notification.id} via {provider.name} failed with "
@@ -144,7 +211,22 @@ class Deliverer:
                     extra=self._facts(message, notification, provider.name),
                 )
                 metrics.incr(f"delivery.{provider.name}.failover")
-        return self._transient(message, notification, failures)
+        raise NotSent(list(failures))
+
+    def _defer(
+        self, message: QueuedMessage, notification: Notification, provider: str, reason: str, delay: int
+    ) -> Result:
+        logger.info(
+            f"DEFERRED: notification {notification.id} not attempted: {reason}; back on the queue in {delay}s",
+            extra=self._facts(message, notification, provider, retry_in_seconds=delay),
+        )
+        try:
+            self.queue.retry_later(message, delay)
+        except Exception:  # noqa: BLE001 - it still comes back, after the queue's visibility timeout
+            logger.exception(
+                f"could not requeue notification {notification.id}; it returns after the visibility timeout"
+            )
+        return self._count(Result(Outcome.DEFERRED, provider, error=reason))
 
     @staticmethod
     def _try(provider: Provider, notification: Notification) -> str | Exception:

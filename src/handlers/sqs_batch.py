@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.batch import AsyncBatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from delivery.core import Deliverer, Result
+from delivery.core import Deliverer, RemainingMillis, Result
 from delivery.log import logger
 from delivery.queue import QueuedMessage
 
@@ -37,8 +37,13 @@ class SqsBatchRunner:
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="herald-delivery")
 
     def handle(self, event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
+        if not event.get("Records"):
+            return {"batchItemFailures": []}  # Lambda never sends an empty batch; Powertools would raise
         # Per invocation: the completion of the latest record seen for each FIFO message group.
         group_tails: dict[str, asyncio.Future[bool]] = {}
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        if context is not None:
+            self.deliverer.once.register_invocation(context)
 
         async def record_handler(record: SQSRecord) -> None:
             loop = asyncio.get_running_loop()
@@ -55,7 +60,7 @@ class SqsBatchRunner:
                         extra={"sqs_message_id": record.message_id, "message_group_id": group},
                     )
                     raise GroupHeldBack(record.message_id)
-                result = await loop.run_in_executor(self.pool, self._deliver, record)
+                result = await loop.run_in_executor(self.pool, self._deliver, record, remaining)
                 if result.stays_on_queue:
                     raise RecordStaysOnQueue(result.outcome.value)
                 succeeded = True
@@ -67,8 +72,8 @@ class SqsBatchRunner:
         processor = AsyncBatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
         return async_process_partial_response(event, record_handler, processor, context)
 
-    def _deliver(self, record: SQSRecord) -> Result:
-        return self.deliverer.deliver(to_queued_message(record))
+    def _deliver(self, record: SQSRecord, remaining_millis: RemainingMillis | None) -> Result:
+        return self.deliverer.deliver(to_queued_message(record), remaining_millis)
 
 
 def to_queued_message(record: SQSRecord) -> QueuedMessage:

@@ -61,6 +61,10 @@ class HttpSmsProvider:
     name = "http_sms"
     channels = frozenset({"sms"})
 
+    @property
+    def max_call_seconds(self) -> float:
+        return self.config.connect_timeout + self.config.read_timeout
+
     def __init__(
         self, config: HttpSmsConfig, secrets: SecretStore | None = None, session: requests.Session | None = None
     ) -> None:

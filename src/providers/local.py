@@ -18,6 +18,7 @@ from delivery.masking import mask_recipient
 class LocalProvider:
     name = "local"
     channels = frozenset({"email", "sms", "webhook"})
+    max_call_seconds = 1.0
 
     def __init__(self, outbox: Path | None) -> None:
         self.outbox = outbox

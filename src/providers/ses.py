@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from delivery.aws import LazyClient
+from delivery.aws import MAX_CALL_SECONDS, LazyClient
 from delivery.config import EnvReader
 from delivery.contract import Notification, ProviderContext
 from providers.aws_errors import classify
@@ -42,6 +42,7 @@ class SesConfig:
 class SesEmailProvider:
     name = "ses"
     channels = frozenset({"email"})
+    max_call_seconds = MAX_CALL_SECONDS
 
     def __init__(self, config: SesConfig, client: LazyClient | None = None) -> None:
         self.config = config

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from delivery.aws import LazyClient
+from delivery.aws import MAX_CALL_SECONDS, LazyClient
 from delivery.config import EnvReader
 from delivery.contract import Notification, ProviderContext
 from providers.aws_errors import classify
@@ -32,6 +32,7 @@ class SnsConfig:
 class SnsSmsProvider:
     name = "sns"
     channels = frozenset({"sms"})
+    max_call_seconds = MAX_CALL_SECONDS
 
     def __init__(self, config: SnsConfig, client: LazyClient | None = None) -> None:
         self.config = config

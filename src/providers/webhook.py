@@ -64,6 +64,10 @@ class WebhookProvider:
     name = "webhook"
     channels = frozenset({"webhook"})
 
+    @property
+    def max_call_seconds(self) -> float:
+        return self.config.connect_timeout + self.config.read_timeout
+
     def __init__(
         self, config: WebhookConfig, session: requests.Session | None = None, secrets: SecretStore | None = None
     ) -> None:

@@ -15,6 +15,7 @@ class ScriptedProvider:
     """Raises the failures scripted for a notification id, one per attempt, then succeeds."""
 
     channels = frozenset({"email", "sms", "webhook"})
+    max_call_seconds = 1.0
 
     def __init__(self, name: str = "scripted") -> None:
         self.name = name

@@ -1,0 +1,111 @@
+"""Effectively-once sending: an idempotency record per notification id around the provider calls.
+
+Powertools Idempotency with a DynamoDB table. The first delivery of a notification id saves an
+"in progress" record, calls the providers, and saves the result; a redelivery of an id already
+sent returns that result without calling any provider. A failed send deletes the record so the
+retry can proceed; a record left "in progress" by a crashed invocation expires with that
+invocation's remaining time. When the store cannot be reached before a send, nothing is sent
+(the record is retried, never sent blind); when it fails only after the provider accepted, the
+send stands and the duplicate window is logged.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from delivery.aws import client as aws_client
+
+KEY_PREFIX = "herald-notification"  # stable across code changes: renaming a function must not reset dedupe
+
+
+@dataclass(frozen=True, slots=True)
+class SendRecord:
+    """Who sent a notification; what a redelivery gets back instead of a second send."""
+
+    provider: str
+    provider_message_id: str
+    replayed: bool = False  # True: sent earlier, suppressed now
+    unrecorded: bool = False  # True: sent now, but the record could not be saved
+
+
+class AlreadyInProgress(Exception):
+    """Another invocation holds this notification's record (sending now, or crashed mid-send)."""
+
+
+class StoreUnavailable(Exception):
+    """The idempotency store could not be used before sending: nothing was sent."""
+
+
+class SendOnce:
+    def __init__(self, table: str, ttl_seconds: int, client_factory: Callable[[str], Any] = aws_client) -> None:
+        self.table = table
+        self.ttl_seconds = ttl_seconds
+        self.client_factory = client_factory
+        self._tools: tuple[Any, Any] | None = None
+        self._lock = threading.Lock()
+
+    def _persistence(self) -> tuple[Any, Any]:
+        # Created on first use: Powertools' DynamoDB layer imports boto3, which costs cold start.
+        with self._lock:
+            if self._tools is None:
+                from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+                config = IdempotencyConfig(
+                    event_key_jmespath="id", raise_on_no_idempotency_key=True, expires_after_seconds=self.ttl_seconds
+                )
+                store = DynamoDBPersistenceLayer(table_name=self.table, boto3_client=self.client_factory("dynamodb"))
+                self._tools = (config, store)
+            return self._tools
+
+    def register_invocation(self, context: Any) -> None:
+        """In-progress records expire with this invocation's remaining time."""
+        config, _ = self._persistence()
+        config.register_lambda_context(context)
+
+    def send(self, notification_id: str, send: Callable[[], SendRecord]) -> SendRecord:
+        """Run ``send`` at most once per notification id; ``send`` raises when nothing was sent."""
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            BaseError,
+            IdempotencyAlreadyInProgressError,
+        )
+
+        config, store = self._persistence()
+        sent: list[SendRecord] = []
+
+        def attempt(notification: dict[str, str]) -> dict[str, str]:
+            record = send()
+            sent.append(record)
+            return {"provider": record.provider, "provider_message_id": record.provider_message_id}
+
+        once = idempotent_function(
+            attempt, data_keyword_argument="notification", persistence_store=store, config=config, key_prefix=KEY_PREFIX
+        )
+        try:
+            result = once(notification={"id": notification_id})
+        except IdempotencyAlreadyInProgressError:
+            raise AlreadyInProgress(notification_id) from None
+        except BaseError as error:  # the store failed (persistence, inconsistent state...): never sent blind
+            if sent:
+                # The provider accepted; only saving that failed. The send stands (retrying would send twice).
+                return SendRecord(sent[0].provider, sent[0].provider_message_id, unrecorded=True)
+            cause = error.args[1] if len(error.args) > 1 else error
+            raise StoreUnavailable(
+                f"{error.args[0] if error.args else 'idempotency store'}: {type(cause).__name__}"
+            ) from None
+        if sent:
+            return sent[0]
+        return SendRecord(str(result["provider"]), str(result["provider_message_id"]), replayed=True)
+
+
+class SendAlways:
+    """No idempotency store configured: every delivery sends."""
+
+    def register_invocation(self, context: Any) -> None:
+        pass
+
+    def send(self, notification_id: str, send: Callable[[], SendRecord]) -> SendRecord:
+        return send()
