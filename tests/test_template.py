@@ -13,8 +13,8 @@ import pytest
 import time_machine
 
 from delivery.contract import PermanentError, TransientError
-from tests.conftest import LogLines, Queues, make_herald
 from herald.local.template import load_template, resources_of_type
+from tests.conftest import LogLines, Queues, make_herald
 from tests.support.filter_pattern import matches
 from tests.support.providers import ScriptedProvider
 
@@ -29,6 +29,22 @@ def test_queue_visibility_timeout_is_at_least_six_times_the_function_timeout() -
     visibility = RESOURCES["NotificationQueue"]["Properties"]["VisibilityTimeout"]
 
     assert visibility >= 6 * timeout
+
+
+def test_the_function_knows_its_own_timeout() -> None:
+    env = FUNCTION["Environment"]["Variables"]
+
+    assert int(env["HERALD_FUNCTION_TIMEOUT_SECONDS"]) == TEMPLATE["Globals"]["Function"]["Timeout"]
+
+
+def test_idempotency_records_live_in_an_encrypted_table_with_ttl() -> None:
+    table = RESOURCES["IdempotencyTable"]["Properties"]
+
+    assert FUNCTION["Environment"]["Variables"]["HERALD_IDEMPOTENCY_TABLE"] == {"Ref": "IdempotencyTable"}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["SSESpecification"]["SSEEnabled"] is True
 
 
 def test_queue_redrive_is_a_safety_net_above_the_last_attempt() -> None:
@@ -89,6 +105,10 @@ def test_function_role_grants_only_named_resources() -> None:
     assert all(s["Resource"] != "*" for s in statements)
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
         "ses:SendEmail",
         "ssm:GetParameter",
         "sqs:ReceiveMessage",
