@@ -7,12 +7,15 @@ own evaluator of CloudWatch filter-pattern semantics (moto has no TestMetricFilt
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import time_machine
 
 from delivery.contract import PermanentError, TransientError
+from delivery.idempotency import SendRecord
+from delivery.redrive import CriticalRedrive, RedriveSettings
 from herald.local.template import load_template, resources_of_type
 from tests.conftest import LogLines, Queues, make_herald
 from tests.support.filter_pattern import matches
@@ -143,6 +146,21 @@ def test_provider_permissions_exist_only_when_that_provider_is_used(
     assert resource_part in json.dumps(conditional[1]["Resource"])
 
 
+class ReplayFor:
+    """The idempotency port, answering "already sent" for one notification id."""
+
+    def __init__(self, notification_id: str) -> None:
+        self.notification_id = notification_id
+
+    def register_invocation(self, context: Any) -> None:
+        pass
+
+    def send(self, notification_id: str, send: Callable[[], SendRecord]) -> SendRecord:
+        if notification_id == self.notification_id:
+            return SendRecord("scripted", "scripted-earlier", replayed=True)
+        return send()
+
+
 @pytest.fixture
 def emitted_lines(sqs: Any, queues: Queues, logs: LogLines, clock: time_machine.Coordinates) -> list[str]:
     """One of each line Herald emits for a record, produced by the real handler."""
@@ -160,6 +178,10 @@ def emitted_lines(sqs: Any, queues: Queues, logs: LogLines, clock: time_machine.
     herald.run_batch()
     clock.shift(301)
     herald.run_batch()
+    herald.deliverer.once = ReplayFor("already-sent")  # its idempotency record says: sent before
+    herald.send({"id": "already-sent", **hook})
+    herald.run_batch()
+    CriticalRedrive(RedriveSettings(queues.dlq_url, queues.url), sqs).run()  # the scheduled function's line
     herald.send({"id": "stuck", **hook})
     provider.fail("stuck", PermanentError("410"))
     sqs.delete_queue(QueueUrl=queues.dlq_url)
@@ -174,6 +196,8 @@ EXPECTED_MATCHES = {
     "PermanentFailureMetricFilter": ["PERMANENT FAILURE: notification refused"],
     "InvalidMessageMetricFilter": ["INVALID MESSAGE: message"],
     "DeadLetterFailedMetricFilter": ["DEAD LETTER FAILED: message"],
+    "DuplicateSuppressedMetricFilter": ["DUPLICATE SUPPRESSED: notification already-sent"],
+    "CriticalDeadLettersMetricFilter": ["CRITICAL REDRIVE: moved 0 of 0"],
 }
 
 
@@ -193,22 +217,50 @@ def test_every_metric_filter_is_checked_against_real_lines() -> None:
     assert set(resources_of_type(TEMPLATE, "AWS::Logs::MetricFilter")) == set(EXPECTED_MATCHES)
 
 
+def test_the_critical_dead_letter_metric_takes_its_value_from_the_line(emitted_lines: list[str]) -> None:
+    [metric] = RESOURCES["CriticalDeadLettersMetricFilter"]["Properties"]["MetricTransformations"]
+    [line] = [json.loads(x) for x in emitted_lines if json.loads(x)["message"].startswith("CRITICAL REDRIVE:")]
+
+    assert metric["MetricValue"] == "$.critical_dead_letters"
+    assert isinstance(line["critical_dead_letters"], int)
+
+
 @pytest.mark.parametrize(
-    ("alarm", "metric_filter"),
+    ("alarm", "metric_filter", "log_group"),
     [
-        ("RetriesBegunAlarm", "RetryMetricFilter"),
-        ("RetryFailedAlarm", "RetryFailedMetricFilter"),
-        ("DeadLetterFailedAlarm", "DeadLetterFailedMetricFilter"),
+        ("RetriesBegunAlarm", "RetryMetricFilter", "DeliverLogGroup"),
+        ("RetryFailedAlarm", "RetryFailedMetricFilter", "DeliverLogGroup"),
+        ("DeadLetterFailedAlarm", "DeadLetterFailedMetricFilter", "DeliverLogGroup"),
+        ("PermanentFailuresAlarm", "PermanentFailureMetricFilter", "DeliverLogGroup"),
+        ("InvalidMessagesAlarm", "InvalidMessageMetricFilter", "DeliverLogGroup"),
+        ("DuplicatesSuppressedAlarm", "DuplicateSuppressedMetricFilter", "DeliverLogGroup"),
+        ("CriticalDeadLettersAlarm", "CriticalDeadLettersMetricFilter", "RedriveLogGroup"),
     ],
 )
-def test_alarm_watches_its_metric_filter_and_notifies_the_alert_topic(alarm: str, metric_filter: str) -> None:
+def test_alarm_watches_its_metric_filter_and_notifies_the_alert_topic(
+    alarm: str, metric_filter: str, log_group: str
+) -> None:
     alarm_properties = RESOURCES[alarm]["Properties"]
     [metric] = RESOURCES[metric_filter]["Properties"]["MetricTransformations"]
 
-    assert RESOURCES[metric_filter]["Properties"]["LogGroupName"] == {"Ref": "DeliverLogGroup"}
+    assert RESOURCES[metric_filter]["Properties"]["LogGroupName"] == {"Ref": log_group}
     assert (alarm_properties["Namespace"], alarm_properties["MetricName"]) == (
         metric["MetricNamespace"],
         metric["MetricName"],
     )
     assert {"Ref": "AlertTopic"} in alarm_properties["AlarmActions"]
     assert alarm_properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_every_alarm_notifies_the_alert_topic() -> None:
+    alarms = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
+
+    assert len(alarms) >= 12
+    for name, alarm in alarms.items():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertTopic"}], name
+
+
+def test_every_function_logs_to_a_log_group_with_retention() -> None:
+    for name, function in resources_of_type(TEMPLATE, "AWS::Serverless::Function").items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert RESOURCES[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}, name

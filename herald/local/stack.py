@@ -66,7 +66,9 @@ def translate(template_path: Path = TEMPLATE) -> tuple[dict[str, Any], list[str]
     from samtranslator.translator.transform import transform
 
     template = load_template(template_path)
-    template["Resources"]["DeliverFunction"]["Properties"]["CodeUri"] = f"s3://{CODE_BUCKET}/{CODE_KEY}"
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":  # `sam package` would upload src/ for each
+            resource["Properties"]["CodeUri"] = f"s3://{CODE_BUCKET}/{CODE_KEY}"
     plain: dict[str, Any] = transform(template, {}, _NoManagedPolicies())
     plain.pop("Rules", None)  # deploy-time parameter checks; the local parameters are Herald's own
     skipped = sorted(

@@ -38,7 +38,7 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
                 f"{settings.function_timeout_seconds}: lower the providers' timeouts or raise the function timeout"
             )
     read.check()
-    metrics.configure(settings.statsd_host, settings.statsd_port, settings.statsd_prefix)
+    metrics.configure_from(settings.statsd)
     if settings.idempotency_table:
         once: SendOnce | SendAlways = SendOnce(settings.idempotency_table, settings.idempotency_ttl_seconds)
     else:

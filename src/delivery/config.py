@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 # SQS refuses a visibility timeout above 12 hours, and keeps a message at most 14 days.
@@ -99,6 +99,21 @@ class EnvReader:
 
 
 @dataclass(frozen=True, slots=True)
+class StatsdSettings:
+    host: str | None = None  # None: metrics off
+    port: int = 8125
+    prefix: str = "herald"
+
+    @classmethod
+    def read(cls, env: EnvReader) -> StatsdSettings:
+        return cls(
+            host=env.text("STATSD_HOST"),
+            port=env.integer("STATSD_PORT", 8125, 1, 65535),
+            prefix=env.text("STATSD_PREFIX", "herald") or "herald",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Herald's delivery settings (provider-specific settings live with each provider)."""
 
@@ -116,9 +131,7 @@ class Settings:
     idempotency_ttl_seconds: int = 14 * 24 * 3600
     function_timeout_seconds: int = 60
     time_margin_seconds: float = 2.0
-    statsd_host: str | None = None
-    statsd_port: int = 8125
-    statsd_prefix: str = "herald"
+    statsd: StatsdSettings = field(default_factory=StatsdSettings)
 
     @classmethod
     def from_env(cls, env: EnvReader | None = None) -> Settings:
@@ -156,9 +169,7 @@ class Settings:
             idempotency_ttl_seconds=env.integer("HERALD_IDEMPOTENCY_TTL_SECONDS", 14 * 24 * 3600, 60, 365 * 86400),
             function_timeout_seconds=env.integer("HERALD_FUNCTION_TIMEOUT_SECONDS", 60, 1, 900),
             time_margin_seconds=env.decimal("HERALD_TIME_MARGIN_SECONDS", 2.0, 0.0, 60.0),
-            statsd_host=env.text("STATSD_HOST"),
-            statsd_port=env.integer("STATSD_PORT", 8125, 1, 65535),
-            statsd_prefix=env.text("STATSD_PREFIX", "herald") or "herald",
+            statsd=StatsdSettings.read(env),
         )
         span = settings.retry_span_seconds
         if span > SQS_MAX_RETENTION_SECONDS:

@@ -11,7 +11,10 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from delivery.config import StatsdSettings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -25,6 +28,10 @@ class StatsClient(Protocol):
 
 
 _client: StatsClient | None = None
+
+
+def configure_from(settings: StatsdSettings) -> None:
+    configure(settings.host, settings.port, settings.prefix)
 
 
 def configure(host: str | None, port: int = 8125, prefix: str = "herald") -> None:
@@ -43,12 +50,12 @@ def configure(host: str | None, port: int = 8125, prefix: str = "herald") -> Non
         _client = None
 
 
-def incr(stat: str) -> None:
+def incr(stat: str, count: int = 1) -> None:
     client = _client
-    if client is None:
+    if client is None or count == 0:
         return
     with contextlib.suppress(Exception):  # metrics must never break a send
-        client.incr(stat)
+        client.incr(stat, count)
 
 
 def timing(stat: str, millis: float) -> None:

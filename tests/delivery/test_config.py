@@ -20,7 +20,7 @@ def test_defaults_are_48_attempts_five_minutes_apart_ten_at_a_time() -> None:
     assert (result.max_attempts, result.retry_delay_seconds, result.concurrency) == (48, 300, 10)
     assert result.route("webhook") == ("webhook",)
     assert result.route("email") == ()
-    assert result.statsd_host is None
+    assert result.statsd.host is None
 
 
 def test_values_are_read_from_the_environment() -> None:
@@ -42,7 +42,7 @@ def test_values_are_read_from_the_environment() -> None:
     assert result.retry_jitter == 0.2
     assert result.route("sms") == ("local",)
     assert result.enabled_providers == ("local", "webhook")
-    assert (result.statsd_host, result.statsd_port, result.statsd_prefix) == ("127.0.0.1", 9125, "herald.prod")
+    assert (result.statsd.host, result.statsd.port, result.statsd.prefix) == ("127.0.0.1", 9125, "herald.prod")
 
 
 @pytest.mark.parametrize(

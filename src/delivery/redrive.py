@@ -1,0 +1,135 @@
+"""Business-critical redrive (seed 000): dead letters marked ``critical`` go back to the source queue.
+
+Run on a schedule. Each critical dead letter is sent to the source queue as a new message, so its
+attempt count starts afresh, and deleted from the dead-letter queue only once that send succeeded:
+a crash between the two leaves a duplicate, which idempotency absorbs, never a loss. Dead letters
+are received with a visibility timeout longer than the run, so none is seen twice in one run;
+non-critical ones are made visible again at the end, untouched, for ``herald dlq``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from delivery import metrics
+from delivery.config import EnvReader, StatsdSettings
+from delivery.log import logger
+
+RECEIVE = {"MessageAttributeNames": ["All"], "MessageSystemAttributeNames": ["All"]}
+
+
+@dataclass(frozen=True, slots=True)
+class RedriveSettings:
+    dlq_url: str
+    source_queue_url: str
+    hold_seconds: int = 900  # dead letters stay invisible this long while a run looks at them
+    statsd: StatsdSettings = field(default_factory=StatsdSettings)
+
+    @classmethod
+    def from_env(cls, env: EnvReader | None = None) -> RedriveSettings:
+        read = env or EnvReader()
+        settings = cls(
+            dlq_url=read.required("HERALD_DLQ_URL", "set it to the dead-letter queue's URL"),
+            source_queue_url=read.required("HERALD_SOURCE_QUEUE_URL", "set it to the notification queue's URL"),
+            hold_seconds=read.integer("HERALD_REDRIVE_HOLD_SECONDS", 900, 60, 43200),
+            statsd=StatsdSettings.read(read),
+        )
+        read.check()
+        return settings
+
+
+@dataclass
+class RedriveSummary:
+    critical: int = 0  # critical dead letters found this run
+    moved: int = 0
+    failed: int = 0  # critical ones whose send failed: still in the dead-letter queue
+    left: int = 0  # non-critical ones, left for an operator
+
+
+class CriticalRedrive:
+    def __init__(self, settings: RedriveSettings, sqs: Any) -> None:
+        self.settings = settings
+        self.sqs = sqs
+
+    def run(self, seconds_left: Callable[[], float] | None = None) -> RedriveSummary:
+        """Move every critical dead letter; stop early (leaving the rest for the next run) when time runs short."""
+        summary = RedriveSummary()
+        held: list[str] = []  # receipt handles to make visible again at the end
+        seen: set[str] = set()
+        try:
+            while seconds_left is None or seconds_left() > 10:
+                batch = self.sqs.receive_message(
+                    QueueUrl=self.settings.dlq_url,
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=self.settings.hold_seconds,
+                    **RECEIVE,
+                ).get("Messages", [])
+                if not batch:
+                    break
+                for message in batch:
+                    if message["MessageId"] in seen:
+                        continue
+                    seen.add(message["MessageId"])
+                    if _attribute(message, "critical") != "true":
+                        summary.left += 1
+                        held.append(message["ReceiptHandle"])
+                        continue
+                    summary.critical += 1
+                    if self._move(message):
+                        summary.moved += 1
+                    else:
+                        summary.failed += 1
+                        held.append(message["ReceiptHandle"])
+        finally:
+            self._release(held)
+        for name in ("critical", "moved", "failed", "left"):
+            metrics.incr(f"redrive.{name}", getattr(summary, name))
+        logger.info(
+            f"CRITICAL REDRIVE: moved {summary.moved} of {summary.critical} critical dead letters back to the queue "
+            f"({summary.failed} failed, {summary.left} non-critical left for an operator)",
+            extra={
+                "critical_dead_letters": summary.critical,
+                "moved": summary.moved,
+                "failed": summary.failed,
+                "left": summary.left,
+            },
+        )
+        return summary
+
+    def _move(self, message: dict[str, Any]) -> bool:
+        request: dict[str, Any] = {"QueueUrl": self.settings.source_queue_url, "MessageBody": message["Body"]}
+        if self.settings.source_queue_url.endswith(".fifo"):
+            request["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId", "herald")
+            request["MessageDeduplicationId"] = message["MessageId"]
+        notification = _attribute(message, "notification_id") or message["MessageId"]
+        try:
+            self.sqs.send_message(**request)
+        except Exception:  # noqa: BLE001 - leave it in the dead-letter queue; the next run tries again
+            logger.exception(f"REDRIVE FAILED: notification {notification} stays in the dead-letter queue")
+            return False
+        try:
+            self.sqs.delete_message(QueueUrl=self.settings.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+        except Exception:  # noqa: BLE001 - sent but not deleted: a duplicate at worst, absorbed by idempotency
+            logger.exception(f"notification {notification} was redriven but is still in the dead-letter queue")
+        logger.info(
+            f"REDRIVEN: notification {notification} is back on the queue", extra={"notification_id": notification}
+        )
+        return True
+
+    def _release(self, receipt_handles: list[str]) -> None:
+        for start in range(0, len(receipt_handles), 10):
+            chunk = receipt_handles[start : start + 10]
+            try:
+                self.sqs.change_message_visibility_batch(
+                    QueueUrl=self.settings.dlq_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0} for i, h in enumerate(chunk)],
+                )
+            except Exception:  # noqa: BLE001 - they become visible anyway when the hold expires
+                logger.exception("could not release dead letters early; they reappear when the hold expires")
+
+
+def _attribute(message: dict[str, Any], name: str) -> str | None:
+    value = message.get("MessageAttributes", {}).get(name, {}).get("StringValue")
+    return str(value) if value is not None else None

@@ -1,0 +1,119 @@
+"""The scheduled redrive of business-critical dead letters, on moto SQS."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from delivery.contract import PermanentError
+from delivery.redrive import CriticalRedrive, RedriveSettings
+from tests.conftest import LogLines, Queues, create_queues, make_herald
+from tests.support.providers import ScriptedProvider
+from tests.support.sqs import drain, receive_event
+
+
+def dead_letter(sqs: Any, queues: Queues, *notifications: tuple[str, bool], fifo_group: str | None = None) -> None:
+    """Dead-letter these (id, critical) notifications through Herald's real core."""
+    provider = ScriptedProvider()
+    herald = make_herald(sqs, queues, {"scripted": provider}, HERALD_WEBHOOK_PROVIDER="scripted")
+    for notification_id, critical in notifications:
+        provider.fail(notification_id, PermanentError("410"))
+        body = {"id": notification_id, "channel": "webhook", "to": "https://example.com/h", "body": "x"}
+        extra = {"MessageGroupId": fifo_group, "MessageDeduplicationId": notification_id} if fifo_group else {}
+        herald.send({**body, "critical": critical}, **extra)
+    while herald.run_batch():
+        pass
+
+
+def redrive(sqs: Any, queues: Queues, client: Any = None) -> Any:
+    return CriticalRedrive(RedriveSettings(queues.dlq_url, queues.url), client or sqs).run()
+
+
+def test_critical_dead_letters_go_back_with_a_fresh_attempt_count_and_the_rest_stay(
+    sqs: Any, queues: Queues, logs: LogLines
+) -> None:
+    dead_letter(sqs, queues, ("enrolment-1", True), ("receipt-2", False), ("completion-3", True))
+
+    summary = redrive(sqs, queues)
+
+    assert (summary.critical, summary.moved, summary.failed, summary.left) == (2, 2, 0, 1)
+    back = receive_event(sqs, queues.url, queues.arn)["Records"]
+    assert sorted(json.loads(r["body"])["id"] for r in back) == ["completion-3", "enrolment-1"]
+    assert {r["attributes"]["ApproximateReceiveCount"] for r in back} == {"1"}
+    remaining = drain(sqs, queues.dlq_url)  # visible again at once: released at the end of the run
+    assert [m["MessageAttributes"]["notification_id"]["StringValue"] for m in remaining] == ["receipt-2"]
+    [line] = logs.with_prefix("CRITICAL REDRIVE:")
+    assert line["critical_dead_letters"] == 2
+    assert line["message"].startswith("CRITICAL REDRIVE: moved 2 of 2 critical dead letters back to the queue")
+
+
+class FailingSends:
+    """The real client, except that chosen send_message calls fail (the queue is briefly unavailable)."""
+
+    def __init__(self, client: Any, fail_calls: set[int]) -> None:
+        self.client = client
+        self.fail_calls = fail_calls
+        self.sends = 0
+
+    def send_message(self, **request: Any) -> Any:
+        self.sends += 1
+        if self.sends in self.fail_calls:
+            raise ConnectionError("queue unavailable")
+        return self.client.send_message(**request)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_send_failing_halfway_loses_nothing_and_the_next_run_finishes(sqs: Any, queues: Queues, clock: Any) -> None:
+    dead_letter(sqs, queues, ("c-1", True), ("c-2", True), ("c-3", True))
+    flaky = FailingSends(sqs, fail_calls={2})
+
+    first = redrive(sqs, queues, flaky)
+
+    assert (first.moved, first.failed) == (2, 1)
+    clock.shift(1)  # moto's clock is frozen here; released dead letters are visible from the next instant
+    assert len(drain(sqs, queues.url)) == 2
+    assert len(drain(sqs, queues.dlq_url)) == 1, "the one whose send failed is still a dead letter"
+    clock.shift(31)  # past the visibility of the look above
+    assert redrive(sqs, queues).moved == 1
+
+
+def test_no_dead_letter_is_redriven_twice_in_one_run(sqs: Any, queues: Queues) -> None:
+    dead_letter(sqs, queues, *((f"c-{i}", True) for i in range(25)))
+    counting = FailingSends(sqs, fail_calls=set())
+
+    summary = redrive(sqs, queues, counting)
+
+    assert summary.moved == 25
+    assert counting.sends == 25
+    assert sorted(json.loads(m["Body"])["id"] for m in drain(sqs, queues.url)) == sorted(f"c-{i}" for i in range(25))
+
+
+def test_a_fifo_dead_letter_goes_back_to_its_message_group(sqs: Any) -> None:
+    queues = create_queues(sqs, "orders", fifo=True)
+    dead_letter(sqs, queues, ("o-1", True), fifo_group="customer-7")
+
+    redrive(sqs, queues)
+
+    [back] = drain(sqs, queues.url)
+    assert back["Attributes"]["MessageGroupId"] == "customer-7"
+
+
+def test_the_scheduled_handler_runs_a_redrive(sqs: Any, queues: Queues, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead_letter(sqs, queues, ("c-1", True))
+    monkeypatch.setenv("HERALD_DLQ_URL", queues.dlq_url)
+    monkeypatch.setenv("HERALD_SOURCE_QUEUE_URL", queues.url)
+    monkeypatch.delitem(sys.modules, "handlers.redrive", raising=False)
+
+    module = importlib.import_module("handlers.redrive")
+    try:
+        result = module.handler({}, None)
+    finally:
+        sys.modules.pop("handlers.redrive", None)
+
+    assert result == {"critical": 1, "moved": 1, "failed": 0, "left": 0}
