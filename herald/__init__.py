@@ -1,1 +1,4 @@
-"""Herald's operator side: the local emulator and demo (the CLI follows). Never shipped to Lambda."""
+"""Herald's operator side: the `herald` CLI and the local emulator.
+
+Never shipped to Lambda; it imports the core's contract from src/.
+"""
