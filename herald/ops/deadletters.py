@@ -323,7 +323,7 @@ class Group:
             "first_seen": iso(self.first_seen),
             "last_seen": iso(self.last_seen),
             "last_error": self.last_error,
-            "notification_ids": self.notification_ids,
+            "notification_ids": sorted(self.notification_ids),
         }
 
 
