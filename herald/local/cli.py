@@ -59,11 +59,10 @@ def up(port: int | None, max_attempts: int, retry_delay: int, failure_rate: floa
     emulator = Emulator(Options(port, max_attempts, retry_delay, failure_rate))
     try:
         stack = emulator.start()
-        handler = emulator.load_handler()
         from delivery.log import logger
 
         logger._logger.handlers = [Tally()]
-        emulator.start_pollers(handler)
+        emulator.start_pollers()
         assert emulator.webhooks is not None
         console.print(f"Herald is running on {stack.endpoint}. To use it from another shell:\n")
         console.print(f"  export AWS_ENDPOINT_URL={stack.endpoint} AWS_DEFAULT_REGION=us-east-1")

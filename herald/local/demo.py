@@ -62,7 +62,6 @@ def run(options: Options, console: Console) -> int:
             f"{options.max_attempts} attempts (48 in production)\n"
         )
         tally = Tally()
-        handler = emulator.load_handler()
         from delivery.log import logger  # imported with the handler: Herald's logger
 
         logger._logger.handlers = [tally]
@@ -71,7 +70,7 @@ def run(options: Options, console: Console) -> int:
             body = notification if isinstance(notification, str) else json.dumps(notification)
             sqs.send_message(QueueUrl=stack.queue_url, MessageBody=body)
         console.print(f"sent {len(notifications(''))} notifications to {stack.queue_url}\n")
-        emulator.start_pollers(handler)
+        emulator.start_pollers()
         depths = emulator.queue_depths()
         with console.status("") as status:
             while depths["queued"] and time.monotonic() - tally.started < DEADLINE_SECONDS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import importlib
+import importlib.util
 import logging
 import os
 import socket
@@ -139,7 +140,8 @@ class Emulator:
         }
 
     def load_handler(self) -> Handler:
-        """Import the real handler with the function's environment, as Lambda's cold start does."""
+        """A fresh execution environment: the real handler module imported anew with the function's
+        environment, as at a Lambda cold start (its own deliverer, thread pool and idempotency config)."""
         assert self.stack is not None
         os.environ.update(self.stack.environment)
         # The one local override: the provider fakes listen on loopback, which production refuses.
@@ -147,14 +149,27 @@ class Emulator:
         if str(SOURCE) not in sys.path:
             sys.path.insert(0, str(SOURCE))
         module_name, _, function_name = self.stack.handler.rpartition(".")
-        handler: Handler = getattr(importlib.import_module(module_name), function_name)
+        spec = importlib.util.find_spec(module_name)
+        if spec is None or spec.loader is None:
+            raise LocalRunError(f"the function's handler {self.stack.handler} is not importable from {SOURCE}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        handler: Handler = getattr(module, function_name)
         return handler
 
-    def start_pollers(self, handler: Handler) -> Pollers:
+    def start_pollers(self) -> Pollers:
+        """Up to MaximumConcurrency pollers, each with its own execution environment."""
         assert self.stack is not None
         stack, sqs = self.stack, self.session.client("sqs", endpoint_url=self.stack.endpoint)
         self.pollers = Pollers(
-            lambda: EventSourcePoller(sqs, stack.event_source, handler, stack.function_name, stack.timeout_seconds),
+            lambda: EventSourcePoller(
+                sqs,
+                stack.event_source,
+                self.load_handler(),
+                stack.function_name,
+                stack.timeout_seconds,
+                fresh_handler=self.load_handler,
+            ),
             stack.event_source.maximum_concurrency,
         ).start()
         return self.pollers

@@ -10,6 +10,7 @@ batch, as in Lambda: nothing is deleted and SQS redelivers after the visibility 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from herald.local.events import RECEIVE_ATTRIBUTES, lambda_sqs_event
 from herald.local.stack import EventSource
 
 Handler = Callable[[dict[str, Any], Any], Any]
+_log = logging.getLogger(__name__)
 
 
 class LocalContext:
@@ -53,8 +55,10 @@ class EventSourcePoller:
         function_name: str,
         timeout_seconds: int,
         wait_seconds: int = 1,
+        fresh_handler: Callable[[], Handler] | None = None,
     ) -> None:
         self.sqs = sqs
+        self.fresh_handler = fresh_handler
         self.source = source
         self.handler = handler
         self.function_name = function_name
@@ -114,27 +118,37 @@ class EventSourcePoller:
         worker.start()
         worker.join(self.timeout_seconds)
         if worker.is_alive():
-            # Lambda would kill the sandbox; a thread cannot be killed, so its late result is ignored.
+            # Lambda kills the sandbox and starts the next invocation in a fresh one. A thread cannot be
+            # killed: its late result is ignored (its sends are what idempotency is for), and the next
+            # invocation gets a fresh environment.
+            if self.fresh_handler is not None:
+                self.handler = self.fresh_handler()
             return None, f"Task timed out after {self.timeout_seconds} seconds"
         return outcome.get("response"), outcome.get("error")
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]
-            self.sqs.delete_message_batch(
+            response = self.sqs.delete_message_batch(
                 QueueUrl=self.source.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
             )
+            for failure in response.get("Failed", []):
+                # As in Lambda: an undeleted success comes back after the visibility timeout (idempotency absorbs it).
+                _log.warning("could not delete a processed message: %s %s", failure.get("Code"), failure.get("Message"))
 
 
 def _failed_ids(response: Any, batch_ids: set[str]) -> set[str] | None:
     """The records to leave on the queue; None when the response is malformed (the batch fails)."""
     if response is None:
         return set()
-    if not isinstance(response, dict) or not isinstance(response.get("batchItemFailures", []), list):
+    if not isinstance(response, dict):
+        return None
+    items = response.get("batchItemFailures") or []  # missing, null or empty: the whole batch succeeded
+    if not isinstance(items, list):
         return None
     failed = set()
-    for item in response.get("batchItemFailures", []):
+    for item in items:
         identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
         if not identifier or identifier not in batch_ids:
             return None

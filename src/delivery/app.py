@@ -31,6 +31,7 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
             if name in providers and channel not in providers[name].channels:
                 read.problems.append(f"provider {name!r} cannot send {channel} (check HERALD_{channel.upper()}_*)")
         longest = sum(providers[name].max_call_seconds for name in route if name in providers)
+        longest += SendOnce.overhead_seconds if settings.idempotency_table else 0.0
         if longest + settings.time_margin_seconds > settings.function_timeout_seconds:
             read.problems.append(
                 f"a {channel} send via {' then '.join(route)} can take {longest:.1f}s, which with the "

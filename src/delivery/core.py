@@ -151,7 +151,7 @@ class Deliverer:
         route: list[Provider],
         remaining_millis: RemainingMillis | None,
     ) -> Result:
-        needed = sum(p.max_call_seconds for p in route) + self.settings.time_margin_seconds
+        needed = sum(p.max_call_seconds for p in route) + self.once.overhead_seconds + self.settings.time_margin_seconds
         if remaining_millis is not None and remaining_millis() < needed * 1000:
             left = remaining_millis() / 1000
             reason = f"{left:.1f}s left in this invocation, a send may need {needed:.1f}s"
@@ -167,7 +167,9 @@ class Deliverer:
             return self._transient(message, notification, not_sent.failures)
         except AlreadyInProgress:
             reason = "another invocation holds its idempotency record (sending it now, or it crashed mid-send)"
-            return self._defer(message, notification, route[0].name, reason, self.policy.delay_after(message.attempt))
+            # Wait at least as long as that invocation can run, or the receive count climbs while it sends.
+            delay = max(self.policy.delay_after(message.attempt), self.settings.function_timeout_seconds)
+            return self._defer(message, notification, route[0].name, reason, delay)
         except StoreUnavailable as unavailable:
             return self._transient(message, notification, [("idempotency store", unavailable)])
         facts = self._facts(message, notification, record.provider, provider_message_id=record.provider_message_id)

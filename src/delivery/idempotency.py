@@ -39,8 +39,20 @@ class StoreUnavailable(Exception):
     """The idempotency store could not be used before sending: nothing was sent."""
 
 
+# DynamoDB calls get short timeouts: they sit inside the time budget of every send (twice: the
+# "in progress" record before, the result after), and a slow store must not push a send past the
+# function timeout. 2 attempts x (1 s connect + 2 s read) + 1 s backoff.
+STORE_CALL_SECONDS = 2 * (1.0 + 2.0) + 1.0
+
+
+def _store_client(service: str) -> Any:
+    return aws_client(service, connect_timeout=1.0, read_timeout=2.0, max_attempts=2)
+
+
 class SendOnce:
-    def __init__(self, table: str, ttl_seconds: int, client_factory: Callable[[str], Any] = aws_client) -> None:
+    overhead_seconds = 2 * STORE_CALL_SECONDS  # added to every send's time budget
+
+    def __init__(self, table: str, ttl_seconds: int, client_factory: Callable[[str], Any] = _store_client) -> None:
         self.table = table
         self.ttl_seconds = ttl_seconds
         self.client_factory = client_factory
@@ -75,9 +87,14 @@ class SendOnce:
 
         config, store = self._persistence()
         sent: list[SendRecord] = []
+        failed: list[Exception] = []
 
         def attempt(notification: dict[str, str]) -> dict[str, str]:
-            record = send()
+            try:
+                record = send()
+            except Exception as error:
+                failed.append(error)
+                raise
             sent.append(record)
             return {"provider": record.provider, "provider_message_id": record.provider_message_id}
 
@@ -92,10 +109,12 @@ class SendOnce:
             if sent:
                 # The provider accepted; only saving that failed. The send stands (retrying would send twice).
                 return SendRecord(sent[0].provider, sent[0].provider_message_id, unrecorded=True)
-            cause = error.args[1] if len(error.args) > 1 else error
-            raise StoreUnavailable(
-                f"{error.args[0] if error.args else 'idempotency store'}: {type(cause).__name__}"
-            ) from None
+            if failed:
+                # The providers failed, then the record could not be released: the providers' failure still
+                # decides (a refusal stays permanent); the record expires before any retry can proceed.
+                raise failed[0] from None
+            cause = error.__cause__ or error
+            raise StoreUnavailable(f"{type(error).__name__} ({type(cause).__name__})") from None
         if sent:
             return sent[0]
         return SendRecord(str(result["provider"]), str(result["provider_message_id"]), replayed=True)
@@ -103,6 +122,8 @@ class SendOnce:
 
 class SendAlways:
     """No idempotency store configured: every delivery sends."""
+
+    overhead_seconds = 0.0
 
     def register_invocation(self, context: Any) -> None:
         pass

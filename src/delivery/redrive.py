@@ -1,6 +1,9 @@
 """Business-critical redrive (seed 000): dead letters marked ``critical`` go back to the source queue.
 
-Run on a schedule. Each critical dead letter is sent to the source queue as a new message, so its
+Run on a schedule. Only critical notifications whose retries ran out are redriven: those Herald
+dead-lettered as ``exhausted``, and those the queue's own redrive policy moved (no reason: the safety
+net). A permanent refusal or an invalid message would only fail again; they stay for an operator.
+Each redriven dead letter is sent to the source queue as a new message, so its
 attempt count starts afresh, and deleted from the dead-letter queue only once that send succeeded:
 a crash between the two leaves a duplicate, which idempotency absorbs, never a loss. Dead letters
 are received with a visibility timeout longer than the run, so none is seen twice in one run;
@@ -9,6 +12,7 @@ non-critical ones are made visible again at the end, untouched, for ``herald dlq
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +29,7 @@ class RedriveSettings:
     dlq_url: str
     source_queue_url: str
     hold_seconds: int = 900  # dead letters stay invisible this long while a run looks at them
+    wait_seconds: int = 1  # long poll: a short poll may miss messages, so only an empty long poll means done
     statsd: StatsdSettings = field(default_factory=StatsdSettings)
 
     @classmethod
@@ -64,15 +69,15 @@ class CriticalRedrive:
                     QueueUrl=self.settings.dlq_url,
                     MaxNumberOfMessages=10,
                     VisibilityTimeout=self.settings.hold_seconds,
+                    WaitTimeSeconds=self.settings.wait_seconds,
                     **RECEIVE,
                 ).get("Messages", [])
-                if not batch:
-                    break
-                for message in batch:
-                    if message["MessageId"] in seen:
-                        continue
+                fresh = [m for m in batch if m["MessageId"] not in seen]
+                if not fresh:
+                    break  # empty, or only dead letters this run already looked at (their hold ran out)
+                for message in fresh:
                     seen.add(message["MessageId"])
-                    if _attribute(message, "critical") != "true":
+                    if not _redrivable(message):
                         summary.left += 1
                         held.append(message["ReceiptHandle"])
                         continue
@@ -88,7 +93,7 @@ class CriticalRedrive:
             metrics.incr(f"redrive.{name}", getattr(summary, name))
         logger.info(
             f"CRITICAL REDRIVE: moved {summary.moved} of {summary.critical} critical dead letters back to the queue "
-            f"({summary.failed} failed, {summary.left} non-critical left for an operator)",
+            f"({summary.failed} failed, {summary.left} others left for an operator)",
             extra={
                 "critical_dead_letters": summary.critical,
                 "moved": summary.moved,
@@ -102,7 +107,8 @@ class CriticalRedrive:
         request: dict[str, Any] = {"QueueUrl": self.settings.source_queue_url, "MessageBody": message["Body"]}
         if self.settings.source_queue_url.endswith(".fifo"):
             request["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId", "herald")
-            request["MessageDeduplicationId"] = message["MessageId"]
+            # Never the notification id: SQS would drop a redrive within 5 minutes of the original send.
+            request["MessageDeduplicationId"] = f"redrive-{message['MessageId']}"
         notification = _attribute(message, "notification_id") or message["MessageId"]
         try:
             self.sqs.send_message(**request)
@@ -128,6 +134,20 @@ class CriticalRedrive:
                 )
             except Exception:  # noqa: BLE001 - they become visible anyway when the hold expires
                 logger.exception("could not release dead letters early; they reappear when the hold expires")
+
+
+def _redrivable(message: dict[str, Any]) -> bool:
+    """Critical, and dead because its retries ran out (not refused, not invalid)."""
+    if _attribute(message, "reason") not in (None, "exhausted"):
+        return False
+    critical = _attribute(message, "critical")
+    if critical is None:  # moved by the queue's own redrive policy: only the body says
+        try:
+            body = json.loads(message["Body"])
+        except ValueError:
+            return False
+        return isinstance(body, dict) and body.get("critical") is True
+    return critical == "true"
 
 
 def _attribute(message: dict[str, Any], name: str) -> str | None:

@@ -11,7 +11,7 @@ import time_machine
 
 from delivery.app import build_deliverer
 from delivery.config import ConfigError, EnvReader, Settings
-from delivery.contract import TransientError
+from delivery.contract import PermanentError, TransientError
 from delivery.core import Deliverer, Outcome
 from delivery.idempotency import SendOnce
 from delivery.queue import SqsQueue
@@ -229,12 +229,13 @@ def test_no_provider_call_starts_without_the_time_a_send_may_need(
     herald = herald_with_idempotency(sqs, queues, provider, dynamodb_calls)
     message_id = herald.send(hook())
 
-    response = run_with_context(herald, remaining_millis=2_500)  # the scripted provider may take 1 s + 2 s margin
+    # The scripted provider may take 1 s, the two idempotency calls 14 s, plus the 2 s margin: 17 s.
+    response = run_with_context(herald, remaining_millis=16_500)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": message_id}]}
     assert provider.attempts == []
     [deferred] = logs.with_prefix("DEFERRED:")
-    assert "2.5s left in this invocation, a send may need 3.0s" in deferred["message"]
+    assert "16.5s left in this invocation, a send may need 17.0s" in deferred["message"]
     assert logs.with_prefix("RETRY") == []
     assert [m["MessageId"] for m in drain(sqs, queues.url)] == [message_id], "back on the queue at once"
 
@@ -246,3 +247,19 @@ def test_a_provider_timeout_that_cannot_fit_the_function_timeout_stops_start_up(
         ConfigError, match=r"a webhook send via webhook can take 13\.1s.*HERALD_FUNCTION_TIMEOUT_SECONDS=10"
     ):
         build_deliverer(EnvReader(env))
+
+
+def test_a_refusal_stays_permanent_when_its_record_cannot_be_released(
+    sqs: Any, queues: Queues, dynamodb_calls: list[str], logs: LogLines
+) -> None:
+    provider = ScriptedProvider()
+    provider.fail("n-1", PermanentError("410"))
+    herald = herald_with_idempotency(sqs, queues, provider, dynamodb_calls, fail={"DeleteItem"})
+    herald.send(hook())
+
+    assert run_with_context(herald) == {"batchItemFailures": []}
+
+    assert len(logs.with_prefix("PERMANENT FAILURE: notification n-1")) == 1
+    assert logs.with_prefix("RETRY") == []
+    [dead] = drain(sqs, queues.dlq_url)
+    assert dead["MessageAttributes"]["reason"]["StringValue"] == "permanent"

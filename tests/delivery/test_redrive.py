@@ -8,20 +8,26 @@ import sys
 from typing import Any
 
 import pytest
+import time_machine
 
-from delivery.contract import PermanentError
+from delivery.contract import PermanentError, TransientError
 from delivery.redrive import CriticalRedrive, RedriveSettings
 from tests.conftest import LogLines, Queues, create_queues, make_herald
 from tests.support.providers import ScriptedProvider
 from tests.support.sqs import drain, receive_event
 
 
-def dead_letter(sqs: Any, queues: Queues, *notifications: tuple[str, bool], fifo_group: str | None = None) -> None:
-    """Dead-letter these (id, critical) notifications through Herald's real core."""
+def dead_letter(
+    sqs: Any, queues: Queues, *notifications: tuple[str, bool], refused: bool = False, fifo_group: str | None = None
+) -> None:
+    """Dead-letter these (id, critical) notifications through Herald's real core: exhausted (one attempt
+    allowed, a transient failure), or refused for good."""
     provider = ScriptedProvider()
-    herald = make_herald(sqs, queues, {"scripted": provider}, HERALD_WEBHOOK_PROVIDER="scripted")
+    herald = make_herald(
+        sqs, queues, {"scripted": provider}, HERALD_WEBHOOK_PROVIDER="scripted", HERALD_MAX_ATTEMPTS="1"
+    )
     for notification_id, critical in notifications:
-        provider.fail(notification_id, PermanentError("410"))
+        provider.fail(notification_id, PermanentError("410") if refused else TransientError("503"))
         body = {"id": notification_id, "channel": "webhook", "to": "https://example.com/h", "body": "x"}
         extra = {"MessageGroupId": fifo_group, "MessageDeduplicationId": notification_id} if fifo_group else {}
         herald.send({**body, "critical": critical}, **extra)
@@ -29,11 +35,12 @@ def dead_letter(sqs: Any, queues: Queues, *notifications: tuple[str, bool], fifo
         pass
 
 
-def redrive(sqs: Any, queues: Queues, client: Any = None) -> Any:
-    return CriticalRedrive(RedriveSettings(queues.dlq_url, queues.url), client or sqs).run()
+def redrive(sqs: Any, queues: Queues, client: Any = None, hold_seconds: int = 900) -> Any:
+    settings = RedriveSettings(queues.dlq_url, queues.url, hold_seconds=hold_seconds, wait_seconds=0)
+    return CriticalRedrive(settings, client or sqs).run()
 
 
-def test_critical_dead_letters_go_back_with_a_fresh_attempt_count_and_the_rest_stay(
+def test_critical_exhausted_dead_letters_go_back_with_a_fresh_attempt_count_and_the_rest_stay(
     sqs: Any, queues: Queues, logs: LogLines
 ) -> None:
     dead_letter(sqs, queues, ("enrolment-1", True), ("receipt-2", False), ("completion-3", True))
@@ -49,6 +56,28 @@ def test_critical_dead_letters_go_back_with_a_fresh_attempt_count_and_the_rest_s
     [line] = logs.with_prefix("CRITICAL REDRIVE:")
     assert line["critical_dead_letters"] == 2
     assert line["message"].startswith("CRITICAL REDRIVE: moved 2 of 2 critical dead letters back to the queue")
+
+
+def test_a_critical_notification_refused_for_good_is_left_for_an_operator(sqs: Any, queues: Queues) -> None:
+    dead_letter(sqs, queues, ("enrolment-1", True), refused=True)
+
+    summary = redrive(sqs, queues)
+
+    assert (summary.critical, summary.moved, summary.left) == (0, 0, 1)
+    assert drain(sqs, queues.url) == []
+
+
+def test_a_critical_message_moved_by_the_queues_own_redrive_policy_goes_back(sqs: Any) -> None:
+    queues = create_queues(sqs, "crashy", max_receive_count=1)
+    body = {"id": "c-1", "channel": "webhook", "to": "https://example.com/h", "body": "x", "critical": True}
+    sqs.send_message(QueueUrl=queues.url, MessageBody=json.dumps(body))
+    for _ in range(2):  # received and never settled (crashes): SQS moves it, without Herald's attributes
+        for message in sqs.receive_message(QueueUrl=queues.url).get("Messages", []):
+            sqs.change_message_visibility(
+                QueueUrl=queues.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+
+    assert redrive(sqs, queues).moved == 1
 
 
 class FailingSends:
@@ -69,7 +98,9 @@ class FailingSends:
         return getattr(self.client, name)
 
 
-def test_a_send_failing_halfway_loses_nothing_and_the_next_run_finishes(sqs: Any, queues: Queues, clock: Any) -> None:
+def test_a_send_failing_halfway_loses_nothing_and_the_next_run_finishes(
+    sqs: Any, queues: Queues, clock: time_machine.Coordinates
+) -> None:
     dead_letter(sqs, queues, ("c-1", True), ("c-2", True), ("c-3", True))
     flaky = FailingSends(sqs, fail_calls={2})
 
@@ -83,15 +114,32 @@ def test_a_send_failing_halfway_loses_nothing_and_the_next_run_finishes(sqs: Any
     assert redrive(sqs, queues).moved == 1
 
 
-def test_no_dead_letter_is_redriven_twice_in_one_run(sqs: Any, queues: Queues) -> None:
-    dead_letter(sqs, queues, *((f"c-{i}", True) for i in range(25)))
-    counting = FailingSends(sqs, fail_calls=set())
+class HoldExpires(FailingSends):
+    """Each receive takes longer than the hold, so dead letters seen earlier in the run come round again."""
 
-    summary = redrive(sqs, queues, counting)
+    def __init__(self, client: Any, clock: time_machine.Coordinates, fail_calls: set[int]) -> None:
+        super().__init__(client, fail_calls)
+        self.clock = clock
 
-    assert summary.moved == 25
-    assert counting.sends == 25
-    assert sorted(json.loads(m["Body"])["id"] for m in drain(sqs, queues.url)) == sorted(f"c-{i}" for i in range(25))
+    def receive_message(self, **request: Any) -> Any:
+        response = self.client.receive_message(**request)
+        self.clock.shift(request["VisibilityTimeout"] + 1)
+        return response
+
+
+def test_no_dead_letter_is_redriven_or_counted_twice_in_one_run(
+    sqs: Any, queues: Queues, clock: time_machine.Coordinates
+) -> None:
+    dead_letter(sqs, queues, *((f"c-{i}", True) for i in range(12)), *((f"n-{i}", False) for i in range(5)))
+    slow = HoldExpires(sqs, clock, fail_calls={3})
+
+    summary = redrive(sqs, queues, slow, hold_seconds=60)
+
+    assert (summary.critical, summary.moved, summary.failed, summary.left) == (12, 11, 1, 5)
+    assert slow.sends == 12
+    assert sorted(json.loads(m["Body"])["id"] for m in drain(sqs, queues.url)) == sorted(
+        f"c-{i}" for i in range(12) if i != 2
+    )
 
 
 def test_a_fifo_dead_letter_goes_back_to_its_message_group(sqs: Any) -> None:

@@ -58,6 +58,32 @@ def test_a_batch_has_the_lambda_sqs_event_shape(sqs: Any, queues: Queues) -> Non
     assert {"SentTimestamp", "ApproximateFirstReceiveTimestamp"} <= set(record["attributes"])
 
 
+def test_message_attributes_arrive_in_lambdas_shape(sqs: Any, queues: Queues) -> None:
+    handler = RecordingHandler()
+    send(sqs, queues, "one", MessageAttributes={"tenant": {"DataType": "String", "StringValue": "acme"}})
+
+    poller(sqs, queues, handler).poll_once()
+
+    [record] = handler.events[0]["Records"]
+    assert record["messageAttributes"]["tenant"]["stringValue"] == "acme"
+    assert record["messageAttributes"]["tenant"]["dataType"] == "String"
+    assert "md5OfMessageAttributes" in record
+
+
+@pytest.mark.parametrize("response", [None, {}, {"batchItemFailures": None}, {"batchItemFailures": []}])
+def test_a_response_without_failures_succeeds_the_whole_batch(
+    sqs: Any, queues: Queues, clock: time_machine.Coordinates, response: Any
+) -> None:
+    send(sqs, queues, "a", "b")
+
+    result = poller(sqs, queues, lambda event, context: response).poll_once()
+
+    assert result is not None
+    assert (result.failed, result.error) == (0, None)
+    clock.shift(361)
+    assert drain(sqs, queues.url) == []
+
+
 def test_batches_are_at_most_the_mappings_batch_size(sqs: Any, queues: Queues) -> None:
     handler = RecordingHandler()
     send(sqs, queues, *(f"m{i}" for i in range(7)))
