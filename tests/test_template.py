@@ -149,6 +149,8 @@ def test_provider_permissions_exist_only_when_that_provider_is_used(
 class ReplayFor:
     """The idempotency port, answering "already sent" for one notification id."""
 
+    overhead_seconds = 0.0
+
     def __init__(self, notification_id: str) -> None:
         self.notification_id = notification_id
 
@@ -170,7 +172,7 @@ def emitted_lines(sqs: Any, queues: Queues, logs: LogLines, clock: time_machine.
     )
     hook = {"channel": "webhook", "to": "https://example.com/h", "body": "x"}
     for notification_id in ("sent", "retried", "exhausted", "refused"):
-        herald.send({"id": notification_id, **hook})
+        herald.send({"id": notification_id, **hook, "critical": notification_id == "exhausted"})
     herald.send("not json")
     provider.fail("retried", TransientError("503"))
     provider.fail_always("exhausted", TransientError("503"))
@@ -181,7 +183,9 @@ def emitted_lines(sqs: Any, queues: Queues, logs: LogLines, clock: time_machine.
     herald.deliverer.once = ReplayFor("already-sent")  # its idempotency record says: sent before
     herald.send({"id": "already-sent", **hook})
     herald.run_batch()
-    CriticalRedrive(RedriveSettings(queues.dlq_url, queues.url), sqs).run()  # the scheduled function's line
+    # The scheduled function's lines: one critical dead letter, which cannot go back (the queue is gone).
+    missing_queue = queues.url + "-gone"
+    CriticalRedrive(RedriveSettings(queues.dlq_url, missing_queue, wait_seconds=0), sqs).run()
     herald.send({"id": "stuck", **hook})
     provider.fail("stuck", PermanentError("410"))
     sqs.delete_queue(QueueUrl=queues.dlq_url)
@@ -197,7 +201,8 @@ EXPECTED_MATCHES = {
     "InvalidMessageMetricFilter": ["INVALID MESSAGE: message"],
     "DeadLetterFailedMetricFilter": ["DEAD LETTER FAILED: message"],
     "DuplicateSuppressedMetricFilter": ["DUPLICATE SUPPRESSED: notification already-sent"],
-    "CriticalDeadLettersMetricFilter": ["CRITICAL REDRIVE: moved 0 of 0"],
+    "CriticalDeadLettersMetricFilter": ["CRITICAL REDRIVE: moved 0 of 1"],
+    "RedriveFailedMetricFilter": ["REDRIVE FAILED: notification exhausted"],
 }
 
 
@@ -222,7 +227,7 @@ def test_the_critical_dead_letter_metric_takes_its_value_from_the_line(emitted_l
     [line] = [json.loads(x) for x in emitted_lines if json.loads(x)["message"].startswith("CRITICAL REDRIVE:")]
 
     assert metric["MetricValue"] == "$.critical_dead_letters"
-    assert isinstance(line["critical_dead_letters"], int)
+    assert line["critical_dead_letters"] == 1
 
 
 @pytest.mark.parametrize(
@@ -235,6 +240,7 @@ def test_the_critical_dead_letter_metric_takes_its_value_from_the_line(emitted_l
         ("InvalidMessagesAlarm", "InvalidMessageMetricFilter", "DeliverLogGroup"),
         ("DuplicatesSuppressedAlarm", "DuplicateSuppressedMetricFilter", "DeliverLogGroup"),
         ("CriticalDeadLettersAlarm", "CriticalDeadLettersMetricFilter", "RedriveLogGroup"),
+        ("RedriveFailedAlarm", "RedriveFailedMetricFilter", "RedriveLogGroup"),
     ],
 )
 def test_alarm_watches_its_metric_filter_and_notifies_the_alert_topic(
@@ -250,6 +256,34 @@ def test_alarm_watches_its_metric_filter_and_notifies_the_alert_topic(
     )
     assert {"Ref": "AlertTopic"} in alarm_properties["AlarmActions"]
     assert alarm_properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+@pytest.mark.parametrize(
+    ("alarm", "namespace", "metric", "dimension", "statistic"),
+    [
+        ("DeadLetterDepthAlarm", "AWS/SQS", "ApproximateNumberOfMessagesVisible", "DeadLetterQueue", "Maximum"),
+        ("DeadLetterAgeAlarm", "AWS/SQS", "ApproximateAgeOfOldestMessage", "DeadLetterQueue", "Maximum"),
+        ("QueueAgeAlarm", "AWS/SQS", "ApproximateAgeOfOldestMessage", "NotificationQueue", "Maximum"),
+        ("DeliverErrorsAlarm", "AWS/Lambda", "Errors", "DeliverFunction", "Sum"),
+        ("DeliverThrottlesAlarm", "AWS/Lambda", "Throttles", "DeliverFunction", "Sum"),
+        ("RedriveErrorsAlarm", "AWS/Lambda", "Errors", "RedriveFunction", "Sum"),
+    ],
+)
+def test_aws_metric_alarm_watches_the_right_resource(
+    alarm: str, namespace: str, metric: str, dimension: str, statistic: str
+) -> None:
+    properties = RESOURCES[alarm]["Properties"]
+    [dimension_spec] = properties["Dimensions"]
+
+    assert (properties["Namespace"], properties["MetricName"], properties["Statistic"]) == (
+        namespace,
+        metric,
+        statistic,
+    )
+    if namespace == "AWS/SQS":
+        assert dimension_spec == {"Name": "QueueName", "Value": {"Fn::GetAtt": [dimension, "QueueName"]}}
+    else:
+        assert dimension_spec == {"Name": "FunctionName", "Value": {"Ref": dimension}}
 
 
 def test_every_alarm_notifies_the_alert_topic() -> None:

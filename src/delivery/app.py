@@ -6,7 +6,7 @@ from delivery import metrics
 from delivery.config import EnvReader, Settings
 from delivery.contract import ProviderContext
 from delivery.core import Deliverer
-from delivery.idempotency import SendAlways, SendOnce
+from delivery.idempotency import SendAlways, SendGuard, SendOnce
 from delivery.log import logger
 from delivery.queue import MessageQueue, SqsQueue
 from delivery.secrets import SecretStore
@@ -41,7 +41,7 @@ def build_deliverer(env: EnvReader | None = None, queue: MessageQueue | None = N
     read.check()
     metrics.configure_from(settings.statsd)
     if settings.idempotency_table:
-        once: SendOnce | SendAlways = SendOnce(settings.idempotency_table, settings.idempotency_ttl_seconds)
+        once: SendGuard = SendOnce(settings.idempotency_table, settings.idempotency_ttl_seconds)
     else:
         once = SendAlways()
         logger.warning("IDEMPOTENCY OFF: HERALD_IDEMPOTENCY_TABLE is not set; a redelivered notification is sent again")

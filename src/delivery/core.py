@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from delivery import metrics
 from delivery.config import Settings
 from delivery.contract import DeliveryError, Notification, PermanentError, Provider, RateLimitedError
-from delivery.idempotency import AlreadyInProgress, SendAlways, SendOnce, SendRecord, StoreUnavailable
+from delivery.idempotency import AlreadyInProgress, SendAlways, SendGuard, SendRecord, StoreUnavailable
 from delivery.log import logger
 from delivery.masking import mask_recipient
 from delivery.queue import MessageQueue, QueuedMessage
@@ -88,7 +88,7 @@ class Deliverer:
         queue: MessageQueue,
         policy: RetryPolicy | None = None,
         clock: Callable[[], float] = time.time,
-        once: SendOnce | SendAlways | None = None,
+        once: SendGuard | None = None,
     ) -> None:
         self.settings = settings
         self.providers = providers

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from delivery.aws import client as aws_client
 
@@ -29,6 +29,16 @@ class SendRecord:
     provider_message_id: str
     replayed: bool = False  # True: sent earlier, suppressed now
     unrecorded: bool = False  # True: sent now, but the record could not be saved
+
+
+class SendGuard(Protocol):
+    """What the core needs of the idempotency store: run a send at most once per notification id."""
+
+    overhead_seconds: float  # the longest the guard itself adds to one send
+
+    def register_invocation(self, context: Any) -> None: ...
+
+    def send(self, notification_id: str, send: Callable[[], SendRecord]) -> SendRecord: ...
 
 
 class AlreadyInProgress(Exception):
