@@ -349,7 +349,9 @@ it once that reaches the queue's retention period). SQS has no peek, so finding 
 the dead letters: each is received with a 30 s visibility timeout and made visible again as soon
 as the read ends, nothing is deleted, and if the read is cut short every dead letter reappears by
 itself within 30 s. The notification queue is never read (a receive there would count as a
-delivery attempt). --no-peek skips the read.
+delivery attempt). --no-peek skips the read. Each read counts as a receive, and SQS leaves a
+message out of its ApproximateAgeOfOldestMessage metric (DeadLetterAgeAlarm) once it has been
+received three times: on a dead-letter queue you watch by alarm, prefer --no-peek.
 
 \b
 Examples:
