@@ -49,6 +49,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from moto import mock_aws
 
 from bench import ROOT, SRC
+from bench.chaos import measure_chaos
 from bench.events import REGION, received_event, synthetic_event, webhook_body
 from delivery.app import build_deliverer
 from delivery.config import EnvReader, Settings
@@ -140,6 +141,7 @@ def measure_batch_latency(batches: int = 5) -> None:
 class NoopProvider:
     name = "noop"
     channels = frozenset({"webhook"})
+    max_call_seconds = 1.0
 
     def send(self, notification: Notification) -> str:
         return "noop"
@@ -294,6 +296,7 @@ def main() -> None:
         measure_batch_latency()
         measure_overhead()
     measure_cold_start()
+    measure_chaos()  # bench/chaos.py: the soak and fuzz figures (bench/soak.py, bench/fuzz.py)
     note(f"bench took {time.perf_counter() - started:.1f} s")
 
 

@@ -109,8 +109,10 @@ class EventSourcePoller:
         context = LocalContext(self.function_name, self.timeout_seconds)
 
         def call() -> None:
+            outcome["error"] = "the invocation ended without an answer"  # e.g. SystemExit: the sandbox died
             try:
                 outcome["response"] = self.handler(event, context)
+                del outcome["error"]
             except Exception as error:  # noqa: BLE001 - Lambda reports any error as a failed invocation
                 outcome["error"] = f"{type(error).__name__}: {error}"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-# The longest one call can take with the settings below: 3 attempts x (2 s connect + 5 s read), plus
+# The longest one call can take with the defaults below: 3 attempts x (2 s connect + 3 s read), plus
 # standard-mode backoff between them (at most 1 s, then 2 s).
-MAX_CALL_SECONDS = 3 * (2.0 + 5.0) + 3.0
+MAX_CALL_SECONDS = 3 * (2.0 + 3.0) + 3.0
 
 _lock = threading.Lock()  # creating clients from one session is not thread-safe
 _session: Any = None
@@ -20,7 +20,7 @@ _session: Any = None
 def client(
     service: str,
     connect_timeout: float = 2.0,
-    read_timeout: float = 5.0,
+    read_timeout: float = 3.0,
     max_attempts: int = 3,
     region_name: str | None = None,
 ) -> Any:

@@ -11,6 +11,7 @@ Nothing here knows about Lambda; the only SQS it knows is the :class:`MessageQue
 from __future__ import annotations
 
 import enum
+import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -67,6 +68,10 @@ Failure = tuple[str, Exception]  # (provider name, what it raised)
 RemainingMillis = Callable[[], int]
 
 
+class AttemptsExhausted(Exception):
+    """No attempt is left for this notification."""
+
+
 class NotSent(Exception):
     """No provider of the route accepted the notification."""
 
@@ -116,12 +121,7 @@ class Deliverer:
                 if isinstance(route, str):
                     return self._invalid(message, notification, route)
                 if message.attempt > self.policy.max_attempts:
-                    # An earlier attempt gave up but could not settle (DLQ down, crash): settle, do not send.
-                    error = (
-                        f"AttemptsExhausted: receive count {message.attempt} is past the last attempt "
-                        f"({self.policy.max_attempts}); the attempt that gave up could not dead-letter it"
-                    )
-                    return self._give_up(message, notification, route[0].name, error)
+                    return self._past_last_attempt(message, notification, route[0].name)
                 return self._send(message, notification, route, remaining_millis)
             return self._invalid(message, None, reason)
         finally:
@@ -174,12 +174,7 @@ class Deliverer:
             return self._transient(message, notification, [("idempotency store", unavailable)])
         facts = self._facts(message, notification, record.provider, provider_message_id=record.provider_message_id)
         if record.replayed:
-            logger.info(
-                f"DUPLICATE SUPPRESSED: notification {notification.id} was already sent via {record.provider} "
-                f"(provider message id {record.provider_message_id}); not sending it again",
-                extra=facts,
-            )
-            return self._count(Result(Outcome.DUPLICATE, record.provider, record.provider_message_id))
+            return self._duplicate(message, notification, record)
         after = f" after {self._describe(notification, failures)}" if failures else ""
         logger.info(
             f"SENT: notification {notification.id} via {record.provider}{after} "
@@ -193,6 +188,35 @@ class Deliverer:
                 extra=facts,
             )
         return self._count(Result(Outcome.SENT, record.provider, provider_message_id=record.provider_message_id))
+
+    def _past_last_attempt(self, message: QueuedMessage, notification: Notification, provider: str) -> Result:
+        """Received past the last attempt: an earlier attempt did not finish (a crash, a deferral, the
+        dead-letter queue down). Settle it without sending: acknowledge it if its idempotency record
+        says it was sent, else dead-letter it as exhausted."""
+        error = AttemptsExhausted(
+            f"receive count {message.attempt} is past the last attempt ({self.policy.max_attempts}) "
+            "and no attempt sent it"
+        )
+
+        def no_more_sends() -> SendRecord:
+            raise NotSent([(provider, error)])
+
+        try:
+            record = self.once.send(notification.id, no_more_sends)
+        except AlreadyInProgress:
+            reason = "another invocation holds its idempotency record (sending it now, or it crashed mid-send)"
+            return self._defer(message, notification, provider, reason, self.settings.function_timeout_seconds)
+        except (NotSent, StoreUnavailable):
+            return self._give_up(message, notification, provider, f"AttemptsExhausted: {error}")
+        return self._duplicate(message, notification, record)
+
+    def _duplicate(self, message: QueuedMessage, notification: Notification, record: SendRecord) -> Result:
+        logger.info(
+            f"DUPLICATE SUPPRESSED: notification {notification.id} was already sent via {record.provider} "
+            f"(provider message id {record.provider_message_id}); not sending it again",
+            extra=self._facts(message, notification, record.provider, provider_message_id=record.provider_message_id),
+        )
+        return self._count(Result(Outcome.DUPLICATE, record.provider, record.provider_message_id))
 
     def _attempt(
         self, message: QueuedMessage, notification: Notification, route: list[Provider], failures: list[Failure]
@@ -364,7 +388,9 @@ class Deliverer:
     @staticmethod
     def _error_text(notification: Notification, text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
         # Provider messages should already be masked; this catches any that slipped a recipient in.
-        text = (text or "(no message)").replace(notification.to, mask_recipient(notification.to))
+        # Replace the recipient, not an already-masked form of it ("https://h/" inside "https://h/***").
+        masked = mask_recipient(notification.to)
+        text = re.sub(re.escape(notification.to) + r"(?!\*\*\*)", lambda _: masked, text or "(no message)")
         return text[:limit]
 
 

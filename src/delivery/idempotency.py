@@ -12,6 +12,7 @@ send stands and the duplicate window is logged.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -60,7 +61,8 @@ def _store_client(service: str) -> Any:
 
 
 class SendOnce:
-    overhead_seconds = 2 * STORE_CALL_SECONDS  # added to every send's time budget
+    # Added to every send's time budget: the "in progress" save, the result save, and one more try at it.
+    overhead_seconds = 3 * STORE_CALL_SECONDS + 0.2
 
     def __init__(self, table: str, ttl_seconds: int, client_factory: Callable[[str], Any] = _store_client) -> None:
         self.table = table
@@ -117,8 +119,10 @@ class SendOnce:
             raise AlreadyInProgress(notification_id) from None
         except BaseError as error:  # the store failed (persistence, inconsistent state...): never sent blind
             if sent:
-                # The provider accepted; only saving that failed. The send stands (retrying would send twice).
-                return SendRecord(sent[0].provider, sent[0].provider_message_id, unrecorded=True)
+                # The provider accepted; only saving that failed. The send stands (retrying would send twice),
+                # and the record is saved again: left "in progress" it would expire and let a redelivery send.
+                recorded = self._save_again(store, notification_id, sent[0])
+                return SendRecord(sent[0].provider, sent[0].provider_message_id, unrecorded=not recorded)
             if failed:
                 # The providers failed, then the record could not be released: the providers' failure still
                 # decides (a refusal stays permanent); the record expires before any retry can proceed.
@@ -128,6 +132,19 @@ class SendOnce:
         if sent:
             return sent[0]
         return SendRecord(str(result["provider"]), str(result["provider_message_id"]), replayed=True)
+
+    @staticmethod
+    def _save_again(store: Any, notification_id: str, record: SendRecord) -> bool:
+        """One more try at saving a successful send's record (throttling passes in moments); True if saved."""
+        time.sleep(0.2)
+        try:
+            store.save_success(
+                data={"id": notification_id},
+                result={"provider": record.provider, "provider_message_id": record.provider_message_id},
+            )
+        except Exception:  # noqa: BLE001 - still failing: the caller reports an unrecorded send
+            return False
+        return True
 
 
 class SendAlways:

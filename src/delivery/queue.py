@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from delivery.aws import LazyClient
+
+SQS_MAX_MESSAGE_BYTES = 1_048_576  # body and attributes (names, types, values) together
+# Characters SQS accepts in bodies and attribute values; anything else is refused (InvalidMessageContents).
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# When a body nearly fills the message, these are the attributes that must still go with it.
+_ESSENTIAL = ("reason", "source_message_id", "notification_id", "attempts", "last_error")
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -59,16 +66,38 @@ class SqsQueue:
         request: dict[str, Any] = {
             "QueueUrl": self.dlq_url,
             "MessageBody": message.body,
-            "MessageAttributes": {
-                name: {"DataType": "Number", "StringValue": str(value)}
-                if isinstance(value, int)
-                else {"DataType": "String", "StringValue": value}
-                for name, value in attributes.items()
-                if value != ""  # SQS refuses empty attribute values
-            },
+            "MessageAttributes": sqs_attributes(attributes, room=SQS_MAX_MESSAGE_BYTES - len(message.body.encode())),
         }
         if self.dlq_url.endswith(".fifo"):
             # Keep the group (so order holds in the DLQ too) and make a resend after a crash a no-op.
             request["MessageGroupId"] = message.group_id or "herald"
             request["MessageDeduplicationId"] = message.message_id
         self.client.send_message(**request)
+
+
+def sqs_attributes(attributes: dict[str, str | int], room: int) -> dict[str, dict[str, str]]:
+    """Message attributes SQS will take: only characters it accepts, no empty values, and, when the
+    body leaves little room, only the essential ones, last_error cut to fit (the body always goes whole)."""
+    cleaned = {
+        name: ("Number", str(value)) if isinstance(value, int) else ("String", _NOT_SQS_TEXT.sub("?", value))
+        for name, value in attributes.items()
+        if value != ""  # SQS refuses empty attribute values
+    }
+
+    def size(chosen: dict[str, tuple[str, str]]) -> int:
+        return sum(len(name) + len(kind) + len(value.encode()) for name, (kind, value) in chosen.items())
+
+    if size(cleaned) > room:
+        cleaned = {name: cleaned[name] for name in _ESSENTIAL if name in cleaned}
+        expendable = [name for name in ("attempts", "notification_id", "source_message_id") if name in cleaned]
+        while True:
+            if "last_error" in cleaned:  # the start of the error is better than none
+                kind, text = cleaned.pop("last_error")
+                spare = room - size(cleaned) - len("last_error") - len(kind)
+                if spare > 0:
+                    cleaned["last_error"] = (kind, text.encode()[:spare].decode(errors="ignore") or "?")
+            if (size(cleaned) <= room and "last_error" in cleaned) or not expendable:
+                break
+            cleaned.pop(expendable.pop(0))
+            cleaned["last_error"] = ("String", text)
+    return {name: {"DataType": kind, "StringValue": value} for name, (kind, value) in cleaned.items()}

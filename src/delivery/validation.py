@@ -21,9 +21,16 @@ class InvalidMessage(Exception):
 def parse_notification(body: str) -> Notification:
     """Return the notification in ``body`` or raise InvalidMessage with a reason fit for an operator."""
     try:
-        data: Any = json.loads(body)
+        data: Any = json.loads(body, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as error:
         raise InvalidMessage(f"body is not JSON: {_short(error)}") from None
+    try:
+        # JSON escapes can spell lone surrogates ("\ud800"): text no provider, log or queue can carry.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidMessage("body has text that is not valid Unicode (a lone surrogate escape)") from None
+    except RecursionError:
+        raise InvalidMessage("schema: message is nested too deeply") from None
     try:
         data = _validate(data)
     except fastjsonschema.JsonSchemaValueException as error:
@@ -42,6 +49,10 @@ def parse_notification(body: str) -> Notification:
         provider=data.get("provider"),
         metadata=data.get("metadata", {}),
     )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _short(error: BaseException, limit: int = 200) -> str:

@@ -116,6 +116,8 @@ class WebhookProvider:
             )
         except BlockedAddress as blocked:
             raise PermanentError(REFUSED.format(target=target, detail=blocked)) from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema):
+            raise PermanentError(f"webhook target {target} is not a URL that can be requested") from None
         except requests.Timeout as error:
             kind = "connect" if isinstance(error, requests.ConnectTimeout) else "read"
             limit = self.config.connect_timeout if kind == "connect" else self.config.read_timeout
