@@ -36,7 +36,7 @@ lint: $(STAMP) .venv-sam/.installed .venv-checkov/.installed
 	.venv-checkov/bin/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 test: lint
-	$(BIN)/python -m pytest --ignore=tests/soak/test_fuzz.py
+	$(BIN)/python -m pytest
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -109,7 +109,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
 
 # In a body that is not JSON the recipient cannot be found by name: mask anything that looks like one.
 _LOOKS_LIKE_RECIPIENT = re.compile(
-    r"https?://[^\s\"'<>]+|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+|\+\d{7,15}"
+    r"https?://[^\s\"'<>]+|[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+|\+\d{7,15}"
 )
 
 

@@ -20,7 +20,7 @@ from delivery.contract import PermanentError, TransientError
 from herald.cli import main
 from herald.ops import deadletters
 from herald.ops.aws import Aws
-from herald.ops.deadletters import parse_time, short_time
+from herald.ops.deadletters import parse_time, scrub, short_time
 from herald.ops.redrive import Pacer
 from tests.conftest import REGION, Herald, LogLines, Queues, create_queues, make_herald
 from tests.support.providers import ScriptedProvider
@@ -679,6 +679,13 @@ def test_show_finds_a_dead_letter_by_its_sqs_message_id_and_masks_an_invalid_bod
     assert shown["reason"] == "invalid"
     assert shown["notification_id"] is None
     assert shown["body"] == "{not json, to j***@example.com"
+
+
+def test_a_megabyte_of_text_that_is_not_json_is_scrubbed_down_to_its_last_address() -> None:
+    # A dead letter can be up to 1 MiB of anything; an unbounded address pattern took hours on such a body.
+    text = "x" * 1_000_000 + " to jane@example.com, +447700900123"
+
+    assert scrub(text) == "x" * 1_000_000 + " to j***@example.com, +44******0123"
 
 
 def test_show_json_has_the_attributes_as_herald_wrote_them(mixed: Mixed, queues: Queues) -> None:
