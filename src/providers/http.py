@@ -1,12 +1,15 @@
-"""HTTP plumbing shared by providers that speak HTTP: pooled sessions, Retry-After, and the
-guard that keeps webhooks from reaching private networks (SSRF)."""
+"""HTTP plumbing shared by providers that speak HTTP: pooled sessions, a wall-clock limit on one call,
+Retry-After, and the guard that keeps webhooks from reaching private networks (SSRF)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -79,6 +82,101 @@ def _check_peer(sock: socket.socket) -> None:
         raise BlockedAddress(f"connected to non-public {address}")
 
 
+_call = threading.local()  # the connections the current thread's call is using, while it is limited
+
+
+class WallClockLimit:
+    """Shuts down the sockets of one call that is still running after ``seconds``.
+
+    A read timeout bounds each socket read, not the answer: a server trickling a byte every few
+    seconds could hold a call, and the invocation, for ever. Past the limit the call fails with a
+    connection error and ``expired`` is True.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.connections: list[HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._running = True
+        self._expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    @property
+    def expired(self) -> bool:
+        return self._expired
+
+    def _expire(self) -> None:
+        with self._lock:
+            if not self._running:
+                return
+            self._expired = True
+            for connection in self.connections:
+                sock = connection.sock
+                if sock is not None:
+                    with suppress(OSError):  # already closed
+                        # The plain socket's shutdown, also under TLS: it wakes a read blocked in another thread.
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _finish(self) -> None:
+        with self._lock:
+            self._running = False
+        self._timer.cancel()
+
+
+@contextmanager
+def wall_clock_limit(seconds: float) -> Iterator[WallClockLimit]:
+    """Limit the HTTP calls made in this block, on this thread, through a `pooled_session`, to ``seconds``."""
+    limit = WallClockLimit(seconds)
+    _call.limit = limit
+    limit._timer.start()
+    try:
+        yield limit
+    finally:
+        limit._finish()
+        _call.limit = None
+
+
+class CallOverran(Exception):
+    """The call had no whole answer within its wall-clock limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no whole answer within {seconds:g}s")
+        self.seconds = seconds
+
+
+def post_within(session: requests.Session, seconds: float, url: str, **kwargs: Any) -> requests.Response:
+    """``session.post``, held to ``seconds`` of wall-clock time; raises CallOverran past it."""
+    with wall_clock_limit(seconds) as limit:
+        try:
+            return session.post(url, **kwargs)
+        except requests.RequestException:
+            if limit.expired:
+                raise CallOverran(seconds) from None
+            raise
+
+
+def _watch(connection: HTTPConnection) -> None:
+    limit: WallClockLimit | None = getattr(_call, "limit", None)
+    if limit is not None:
+        with limit._lock:
+            limit.connections.append(connection)
+
+
+class _LimitedHTTPConnectionPool(HTTPConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)
+        _watch(connection)
+        return connection
+
+
+class _LimitedHTTPSConnectionPool(HTTPSConnectionPool):
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)
+        _watch(connection)
+        return connection
+
+
 class _GuardedHTTPConnection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
@@ -93,29 +191,39 @@ class _GuardedHTTPSConnection(HTTPSConnection):
         return sock
 
 
-class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+class _GuardedHTTPConnectionPool(_LimitedHTTPConnectionPool):
     ConnectionCls = _GuardedHTTPConnection
 
 
-class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+class _GuardedHTTPSConnectionPool(_LimitedHTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
 
 
-class _GuardedAdapter(HTTPAdapter):
+class _Adapter(HTTPAdapter):
+    def __init__(self, guard_private: bool) -> None:
+        self.guard_private = guard_private
+        super().__init__(pool_connections=16, pool_maxsize=100, max_retries=0)
+
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _GuardedHTTPConnectionPool,
-            "https": _GuardedHTTPSConnectionPool,
-        }
+        if self.guard_private:
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": _GuardedHTTPConnectionPool,
+                "https": _GuardedHTTPSConnectionPool,
+            }
+        else:
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": _LimitedHTTPConnectionPool,
+                "https": _LimitedHTTPSConnectionPool,
+            }
 
 
 def pooled_session(guard_private: bool = False) -> requests.Session:
-    """A keep-alive session with enough pooled connections per host for every concurrent record."""
+    """A keep-alive session with enough pooled connections per host for every concurrent record;
+    calls made inside `wall_clock_limit` are held to it."""
     session = requests.Session()
     session.trust_env = False  # no proxy variables or ~/.netrc credentials on requests Herald makes
-    adapter_class = _GuardedAdapter if guard_private else HTTPAdapter
-    adapter = adapter_class(pool_connections=16, pool_maxsize=100, max_retries=0)
+    adapter = _Adapter(guard_private)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

@@ -19,7 +19,7 @@ from delivery.config import EnvReader
 from delivery.contract import Notification, PermanentError, ProviderContext, RateLimitedError, TransientError
 from delivery.masking import mask_recipient
 from delivery.secrets import SecretStore, SecretUnavailable, parse_secret_ref
-from providers.http import parse_retry_after, pooled_session
+from providers.http import CallOverran, parse_retry_after, pooled_session, post_within
 
 # Wrong credentials, account or base URL (a redirect means the URL is not the API's): fixable by an operator.
 OPERATOR_FIXABLE = frozenset({301, 302, 303, 307, 308, 401, 403, 404})
@@ -79,13 +79,17 @@ class HttpSmsProvider:
         except SecretUnavailable as error:
             raise TransientError(f"HTTP SMS auth token unavailable: {error}") from None
         try:
-            response = self.session.post(
+            response = post_within(
+                self.session,
+                self.max_call_seconds,
                 self.url,
                 data={"To": notification.to, "From": self.config.from_number, "Body": notification.body},
                 auth=(self.config.account_id, token),
                 timeout=(self.config.connect_timeout, self.config.read_timeout),
                 allow_redirects=False,
             )
+        except CallOverran as overran:
+            raise TransientError(f"HTTP SMS API: {overran}") from None
         except requests.Timeout as error:
             kind = "connect" if isinstance(error, requests.ConnectTimeout) else "read"
             raise TransientError(f"HTTP SMS API {kind} timeout") from None

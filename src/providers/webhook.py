@@ -23,7 +23,7 @@ from delivery.config import EnvReader
 from delivery.contract import Notification, PermanentError, ProviderContext, RateLimitedError, TransientError
 from delivery.masking import mask_recipient
 from delivery.secrets import SecretStore, SecretUnavailable, parse_secret_ref
-from providers.http import BlockedAddress, check_host, parse_retry_after, pooled_session
+from providers.http import BlockedAddress, CallOverran, check_host, parse_retry_after, pooled_session, post_within
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 USER_AGENT = "Herald-Webhooks/1"
@@ -107,7 +107,9 @@ class WebhookProvider:
         if signer is not None:
             headers["webhook-signature"] = signer.sign(notification.id, sent_at, body)
         try:
-            response = self.session.post(
+            response = post_within(
+                self.session,
+                self.max_call_seconds,
                 url,
                 data=body.encode(),
                 headers=headers,
@@ -118,6 +120,8 @@ class WebhookProvider:
             raise PermanentError(REFUSED.format(target=target, detail=blocked)) from None
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema):
             raise PermanentError(f"webhook target {target} is not a URL that can be requested") from None
+        except CallOverran as overran:
+            raise TransientError(f"{overran} posting to {target}") from None
         except requests.Timeout as error:
             kind = "connect" if isinstance(error, requests.ConnectTimeout) else "read"
             limit = self.config.connect_timeout if kind == "connect" else self.config.read_timeout

@@ -266,6 +266,21 @@ def test_read_timeout_is_transient(receiver: Receiver, ssm_secret: tuple[SecretS
     provider.session.close()
 
 
+def test_an_answer_trickling_past_the_call_limit_on_a_kept_alive_connection_is_transient(
+    receiver: Receiver, ssm_secret: tuple[SecretStore, list[str]]
+) -> None:
+    # The first answer is quick; the second, on the same pooled connection, would take 3 s against a 0.6 s limit.
+    receiver.route(MESSAGES_PATH, CREATED, Reply(201, body=b'{"sid": "SM124"}' + b" " * 14, trickle=0.1))
+    provider = make_provider(f"{receiver.url}/2010-04-01", ssm_secret[0], connect_timeout=0.1, read_timeout=0.5)
+    provider.send(note())
+
+    with pytest.raises(TransientError, match=r"^HTTP SMS API: no whole answer within 0\.6s$"):
+        provider.send(note())
+
+    assert receiver.connections == 1
+    provider.session.close()
+
+
 def test_connection_refused_is_transient(ssm_secret: tuple[SecretStore, list[str]]) -> None:
     provider = make_provider(f"http://127.0.0.1:{unused_port()}/2010-04-01", ssm_secret[0])
 

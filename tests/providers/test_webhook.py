@@ -271,6 +271,27 @@ def test_read_timeout_is_transient(receiver: Receiver) -> None:
     provider.session.close()
 
 
+def test_an_answer_trickling_past_the_call_limit_is_transient(receiver: Receiver) -> None:
+    # Each byte comes well within the read timeout; the whole answer would take 3 s, over the 0.6 s limit.
+    provider = make_provider(connect_timeout=0.1, read_timeout=0.5)
+    receiver.reply(Reply(body=b"x" * 30, trickle=0.1))
+
+    with pytest.raises(
+        TransientError, match=r"no whole answer within 0\.6s posting to http://127\.0\.0\.1:\d+/\*\*\*$"
+    ):
+        provider.send(note(f"{receiver.url}{SECRET_PATH}"))
+
+    provider.session.close()
+
+
+def test_a_slow_but_whole_answer_within_the_call_limit_is_delivered(receiver: Receiver) -> None:
+    provider = make_provider(connect_timeout=0.5, read_timeout=2.0)
+    receiver.reply(Reply(body=b"x" * 3, trickle=0.1))
+
+    assert provider.send(note(f"{receiver.url}{SECRET_PATH}"))
+    provider.session.close()
+
+
 def unused_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
