@@ -11,12 +11,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection  # the type _get_conn returns
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -95,7 +98,7 @@ class WallClockLimit:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.connections: list[HTTPConnection] = []
+        self.connections: list[BaseHTTPConnection] = []
         self._lock = threading.Lock()
         self._running = True
         self._expired = False
@@ -112,7 +115,7 @@ class WallClockLimit:
                 return
             self._expired = True
             for connection in self.connections:
-                sock = connection.sock
+                sock = getattr(connection, "sock", None)  # None until connected
                 if sock is not None:
                     with suppress(OSError):  # already closed
                         # The plain socket's shutdown, also under TLS: it wakes a read blocked in another thread.
@@ -156,7 +159,7 @@ def post_within(session: requests.Session, seconds: float, url: str, **kwargs: A
             raise
 
 
-def _watch(connection: HTTPConnection) -> None:
+def _watch(connection: BaseHTTPConnection) -> None:
     limit: WallClockLimit | None = getattr(_call, "limit", None)
     if limit is not None:
         with limit._lock:
@@ -164,14 +167,14 @@ def _watch(connection: HTTPConnection) -> None:
 
 
 class _LimitedHTTPConnectionPool(HTTPConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
         connection = super()._get_conn(timeout)
         _watch(connection)
         return connection
 
 
 class _LimitedHTTPSConnectionPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
+    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
         connection = super()._get_conn(timeout)
         _watch(connection)
         return connection
