@@ -22,6 +22,7 @@ from herald.local.receiver import Receiver, Reply
 from providers import http_sms
 from providers.http_sms import HttpSmsConfig, HttpSmsProvider
 from tests.support.providers import provider_context
+from tests.support.secrets import counted_ssm_secret
 
 ACCOUNT = "AC0123456789"
 TOKEN = "tok-9f8e7d6c5b4a39281706"
@@ -46,16 +47,8 @@ CREATED = json_reply(201, {"sid": "SM123", "status": "queued"})
 @pytest.fixture
 def ssm_secret() -> Iterator[tuple[SecretStore, list[str]]]:
     """The token as a SecureString in moto's SSM, and a secret store that counts its SSM calls."""
-    calls: list[str] = []
-    with mock_aws():
-        boto3.client("ssm").put_parameter(Name="/herald/sms-token", Value=TOKEN, Type="SecureString")
-
-        def counting_client(service: str) -> Any:
-            client = boto3.client(service)
-            client.meta.events.register(f"before-call.{service}.*", lambda **kw: calls.append(kw["model"].name))
-            return client
-
-        yield SecretStore(max_age=300, client_factory=counting_client), calls
+    with counted_ssm_secret("/herald/sms-token", TOKEN) as found:
+        yield found
 
 
 def make_provider(base_url: str, store: SecretStore, **config: Any) -> HttpSmsProvider:

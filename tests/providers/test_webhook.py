@@ -26,6 +26,7 @@ from providers import webhook
 from providers.webhook import WebhookConfig, WebhookProvider, parse_retry_after
 from tests.providers.conftest import Resolver
 from tests.support.providers import provider_context
+from tests.support.secrets import counted_ssm_secret
 
 SECRET_PATH = "/hooks/t/s3cr3t-token"
 
@@ -559,16 +560,8 @@ SIGNING_SECRET = "whsec_" + base64.b64encode(b"herald-test-signing-key-32-bytes"
 @pytest.fixture
 def ssm_secret() -> Iterator[tuple[SecretStore, list[str]]]:
     """A SecureString in moto's SSM, and a secret store that counts its GetParameter calls."""
-    calls: list[str] = []
-    with mock_aws():
-        boto3.client("ssm").put_parameter(Name="/herald/webhook-secret", Value=SIGNING_SECRET, Type="SecureString")
-
-        def counting_client(service: str) -> Any:
-            client = boto3.client(service)
-            client.meta.events.register(f"before-call.{service}.*", lambda **kw: calls.append(kw["model"].name))
-            return client
-
-        yield SecretStore(max_age=300, client_factory=counting_client), calls
+    with counted_ssm_secret("/herald/webhook-secret", SIGNING_SECRET) as found:
+        yield found
 
 
 def signed_provider(store: SecretStore) -> WebhookProvider:
