@@ -48,6 +48,18 @@ def sqs() -> Iterator[Any]:
         yield boto3.client("sqs", region_name=REGION)
 
 
+@pytest.fixture
+def idempotency_table(sqs: Any) -> str:
+    """The idempotency table, keyed as template.yaml keys it, in moto's DynamoDB; its name."""
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName="herald-idempotency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "herald-idempotency"
+
+
 @dataclass(frozen=True)
 class Queues:
     url: str

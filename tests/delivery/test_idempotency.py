@@ -20,7 +20,7 @@ from tests.conftest import Herald, LogLines, Queues, herald_env
 from tests.support.providers import ScriptedProvider
 from tests.support.sqs import drain, receive_event
 
-TABLE = "herald-idempotency"
+TABLE = "herald-idempotency"  # the idempotency_table fixture's
 
 
 class Context:
@@ -36,14 +36,8 @@ class Context:
 
 
 @pytest.fixture
-def dynamodb_calls(sqs: Any) -> list[str]:
+def dynamodb_calls(idempotency_table: str) -> list[str]:
     """The idempotency table in moto DynamoDB; the list collects every DynamoDB call Herald makes."""
-    boto3.client("dynamodb").create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
     return []
 
 

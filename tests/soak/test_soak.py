@@ -94,17 +94,11 @@ def throttled(operations: set[str]) -> Any:
 
 @pytest.mark.parametrize("redelivery", ["crash before the delete", "producer's second copy"])
 def test_a_throttled_success_save_then_a_redelivery_does_not_send_twice(
-    sqs: Any, queues: Queues, clock: time_machine.Coordinates, redelivery: str
+    sqs: Any, queues: Queues, idempotency_table: str, clock: time_machine.Coordinates, redelivery: str
 ) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName="herald-idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
     provider = ScriptedProvider()
     settings = Settings.from_env(EnvReader(herald_env(queues, HERALD_WEBHOOK_PROVIDER="scripted")))
-    once = SendOnce("herald-idempotency", 3600, client_factory=throttled({"UpdateItem"}))
+    once = SendOnce(idempotency_table, 3600, client_factory=throttled({"UpdateItem"}))
     deliverer = Deliverer(settings, {"scripted": provider}, SqsQueue(settings.dlq_url, sqs), once=once)
     runner = SqsBatchRunner(deliverer, settings.concurrency)
     body = json.dumps({"id": "n-1", "channel": "webhook", "to": "https://example.com/h", "body": "hi"})
@@ -136,19 +130,13 @@ class LowOnTime(Context):
 
 @pytest.mark.parametrize("path", ["sent at the last attempt, then the sandbox died", "redelivery deferred"])
 def test_a_notification_already_sent_is_not_dead_lettered_when_received_past_the_last_attempt(
-    sqs: Any, queues: Queues, clock: time_machine.Coordinates, path: str
+    sqs: Any, queues: Queues, idempotency_table: str, clock: time_machine.Coordinates, path: str
 ) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName="herald-idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
     provider = ScriptedProvider()
     max_attempts = "1" if path.startswith("sent at the last") else "2"
     env = herald_env(queues, HERALD_WEBHOOK_PROVIDER="scripted", HERALD_MAX_ATTEMPTS=max_attempts)
     settings = Settings.from_env(EnvReader(env))
-    once = SendOnce("herald-idempotency", 3600)
+    once = SendOnce(idempotency_table, 3600)
     deliverer = Deliverer(settings, {"scripted": provider}, SqsQueue(settings.dlq_url, sqs), once=once)
     runner = SqsBatchRunner(deliverer, settings.concurrency)
     body = json.dumps({"id": "n-1", "channel": "webhook", "to": "https://example.com/h", "body": "hi"})
