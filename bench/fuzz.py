@@ -54,6 +54,7 @@ from bench.soak import (
     TABLE,
     SimContext,
     atomic_moto_dynamodb,
+    create_resources,
     fake_aws_environment,
     fast_moto_sqs,
     quiet,
@@ -770,24 +771,7 @@ class FuzzHarness:
         self.sms_api = stack.enter_context(quiet(Receiver(responder=self._sms)))
         self.sqs = boto3.client("sqs", region_name=REGION)
         self.sqs.meta.events.register("before-parameter-build.sqs.*", real_sqs_rules(self.rejections))
-        self.dlq_url = self.sqs.create_queue(QueueName="herald-fuzz-dlq")["QueueUrl"]
-        dlq_arn = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["QueueArn"])["Attributes"]
-        redrive = json.dumps({"deadLetterTargetArn": dlq_arn["QueueArn"], "maxReceiveCount": "60"})
-        self.url = self.sqs.create_queue(
-            QueueName="herald-fuzz", Attributes={"VisibilityTimeout": "360", "RedrivePolicy": redrive}
-        )["QueueUrl"]
-        self.arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        boto3.client("ssm", region_name=REGION).put_parameter(
-            Name=SMS_TOKEN_PARAMETER, Value="fuzz-token", Type="SecureString"
-        )
+        self.url, self.arn, self.dlq_url = create_resources(self.sqs, "herald-fuzz", sms_token="fuzz-token")
         self.runner = self._herald()
         stack.callback(self.runner.pool.shutdown)
         return self

@@ -637,23 +637,7 @@ class Soak:
             sms_api = stack.enter_context(quiet(Receiver(responder=sms_responder(self.far_end))))
 
             sqs = boto3.client("sqs", region_name=REGION)  # the producer's and the event source's
-            dlq_url = sqs.create_queue(QueueName="herald-soak-dlq")["QueueUrl"]
-            dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "60"})
-            url = sqs.create_queue(
-                QueueName="herald-soak",
-                Attributes={"VisibilityTimeout": "360", "RedrivePolicy": redrive, "MessageRetentionPeriod": "1209600"},
-            )["QueueUrl"]
-            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            boto3.client("dynamodb", region_name=REGION).create_table(
-                TableName=TABLE,
-                KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            boto3.client("ssm", region_name=REGION).put_parameter(
-                Name=SMS_TOKEN_PARAMETER, Value="soak-token", Type="SecureString"
-            )
+            url, arn, dlq_url = create_resources(sqs, "herald-soak", sms_token="soak-token")
 
             runner = self.build_herald(dlq_url, sms_api.url, stack)
             order = self.make_plan(webhooks.url)
@@ -829,6 +813,29 @@ def drain_all(sqs: Any, url: str) -> list[dict[str, Any]]:
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **RECEIVE_ATTRIBUTES).get("Messages", []):
         found.extend(batch)
     return found
+
+
+def create_resources(sqs: Any, name: str, sms_token: str) -> tuple[str, str, str]:
+    """Herald's queue (14-day retention, 6-minute visibility), its dead-letter queue, the idempotency
+    table and the SMS token, in moto; returns the queue's URL and ARN and the dead-letter queue's URL."""
+    dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "60"})
+    url = sqs.create_queue(
+        QueueName=name,
+        Attributes={"VisibilityTimeout": "360", "RedrivePolicy": redrive, "MessageRetentionPeriod": "1209600"},
+    )["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("dynamodb", region_name=REGION).create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=SMS_TOKEN_PARAMETER, Value=sms_token, Type="SecureString"
+    )
+    return url, arn, dlq_url
 
 
 @contextlib.contextmanager
