@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from delivery.queue import DEFAULT_GROUP, requeue_request
 from herald.ops.aws import describe_aws_error, is_fifo
 from herald.ops.deadletters import DeadLetter, Filters, QueueCounts, Sweep, queue_counts
 
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 else:
     SQSClient = Any
-
-DEFAULT_GROUP = "herald"  # the group Herald's core uses when a message has none
 
 
 @dataclass
@@ -160,15 +159,7 @@ class Redrive:
         return report
 
     def _send(self, letter: DeadLetter, group: str | None) -> None:
-        if group is None:
-            self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=letter.body)
-        else:
-            self.sqs.send_message(
-                QueueUrl=self.queue_url,
-                MessageBody=letter.body,
-                MessageGroupId=group,
-                MessageDeduplicationId=f"redrive-{letter.message_id}",
-            )
+        self.sqs.send_message(**requeue_request(self.queue_url, letter.message_id, letter.body, group))
 
     def _fail(self, report: RedriveReport, letter: DeadLetter, error: str) -> None:
         report.failed.append((letter, error))

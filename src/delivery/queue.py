@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from delivery.aws import LazyClient
 
 SQS_MAX_MESSAGE_BYTES = 1_048_576  # body and attributes (names, types, values) together
+DEFAULT_GROUP = "herald"  # the FIFO message group of a message that had none
 # Characters SQS accepts in bodies and attribute values; anything else is refused (InvalidMessageContents).
 _NOT_SQS_TEXT = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 # When a body nearly fills the message, these are the attributes that must still go with it.
@@ -70,9 +71,23 @@ class SqsQueue:
         }
         if self.dlq_url.endswith(".fifo"):
             # Keep the group (so order holds in the DLQ too) and make a resend after a crash a no-op.
-            request["MessageGroupId"] = message.group_id or "herald"
+            request["MessageGroupId"] = message.group_id or DEFAULT_GROUP
             request["MessageDeduplicationId"] = message.message_id
         self.client.send_message(**request)
+
+
+def requeue_request(queue_url: str, dead_letter_id: str, body: str, group_id: str | None) -> dict[str, Any]:
+    """The SendMessage request that puts a dead letter back on its source queue, body byte for byte.
+
+    On a FIFO queue it keeps its group, and it is deduplicated on the dead letter's message id: a second
+    redrive of the same dead letter after a crash is dropped, and the original send never is (the
+    notification id would make SQS drop a redrive within 5 minutes of the original send).
+    """
+    request: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": body}
+    if queue_url.endswith(".fifo"):
+        request["MessageGroupId"] = group_id or DEFAULT_GROUP
+        request["MessageDeduplicationId"] = f"redrive-{dead_letter_id}"
+    return request
 
 
 def sqs_attributes(attributes: dict[str, str | int], room: int) -> dict[str, dict[str, str]]:

@@ -20,6 +20,7 @@ from typing import Any
 from delivery import metrics
 from delivery.config import EnvReader, StatsdSettings
 from delivery.log import logger
+from delivery.queue import requeue_request
 
 RECEIVE = {"MessageAttributeNames": ["All"], "MessageSystemAttributeNames": ["All"]}
 
@@ -104,11 +105,8 @@ class CriticalRedrive:
         return summary
 
     def _move(self, message: dict[str, Any]) -> bool:
-        request: dict[str, Any] = {"QueueUrl": self.settings.source_queue_url, "MessageBody": message["Body"]}
-        if self.settings.source_queue_url.endswith(".fifo"):
-            request["MessageGroupId"] = message.get("Attributes", {}).get("MessageGroupId", "herald")
-            # Never the notification id: SQS would drop a redrive within 5 minutes of the original send.
-            request["MessageDeduplicationId"] = f"redrive-{message['MessageId']}"
+        group = message.get("Attributes", {}).get("MessageGroupId")
+        request = requeue_request(self.settings.source_queue_url, message["MessageId"], message["Body"], group)
         notification = _attribute(message, "notification_id") or message["MessageId"]
         try:
             self.sqs.send_message(**request)
