@@ -7,7 +7,9 @@ Each redriven dead letter is sent to the source queue as a new message, so its
 attempt count starts afresh, and deleted from the dead-letter queue only once that send succeeded:
 a crash between the two leaves a duplicate, which idempotency absorbs, never a loss. Dead letters
 are received with a visibility timeout longer than the run, so none is seen twice in one run;
-non-critical ones are made visible again at the end, untouched, for ``herald dlq``.
+non-critical ones are made visible again at the end, untouched, for ``herald dlq``. On a FIFO
+queue, once a send in a message group fails, the group's later dead letters wait for the next run,
+so the group's order holds.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class CriticalRedrive:
         summary = RedriveSummary()
         held: list[str] = []  # receipt handles to make visible again at the end
         seen: set[str] = set()
+        broken_groups: set[str] = set()  # FIFO groups with a failed send: the rest of the group waits
         try:
             while seconds_left is None or seconds_left() > 10:
                 batch = self.sqs.receive_message(
@@ -83,11 +86,17 @@ class CriticalRedrive:
                         held.append(message["ReceiptHandle"])
                         continue
                     summary.critical += 1
-                    if self._move(message):
+                    group = message.get("Attributes", {}).get("MessageGroupId")
+                    if group in broken_groups:  # FIFO: sending it now would overtake the one that failed
+                        summary.failed += 1
+                        held.append(message["ReceiptHandle"])
+                    elif self._move(message):
                         summary.moved += 1
                     else:
                         summary.failed += 1
                         held.append(message["ReceiptHandle"])
+                        if group is not None:
+                            broken_groups.add(group)
         finally:
             self._release(held)
         for name in ("critical", "moved", "failed", "left"):

@@ -154,6 +154,16 @@ def test_a_fifo_dead_letter_goes_back_to_its_message_group(sqs: Any) -> None:
     assert back["Attributes"]["MessageGroupId"] == "customer-7"
 
 
+def test_a_fifo_groups_later_dead_letters_wait_when_an_earlier_send_fails(sqs: Any) -> None:
+    queues = create_queues(sqs, "orders", fifo=True)
+    dead_letter(sqs, queues, ("o-1", True), ("o-2", True), fifo_group="customer-7")
+
+    summary = redrive(sqs, queues, FailingSends(sqs, fail_calls={1}))
+
+    assert (summary.moved, summary.failed) == (0, 2)
+    assert drain(sqs, queues.url) == [], "o-2 would have overtaken o-1"
+
+
 def test_the_scheduled_handler_runs_a_redrive(sqs: Any, queues: Queues, monkeypatch: pytest.MonkeyPatch) -> None:
     dead_letter(sqs, queues, ("c-1", True))
     monkeypatch.setenv("HERALD_DLQ_URL", queues.dlq_url)
