@@ -85,59 +85,7 @@ def _check_peer(sock: socket.socket) -> None:
         raise BlockedAddress(f"connected to non-public {address}")
 
 
-_call = threading.local()  # the connections the current thread's call is using, while it is limited
-
-
-class WallClockLimit:
-    """Shuts down the sockets of one call that is still running after ``seconds``.
-
-    A read timeout bounds each socket read, not the answer: a server trickling a byte every few
-    seconds could hold a call, and the invocation, for ever. Past the limit the call fails with a
-    connection error and ``expired`` is True.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.connections: list[BaseHTTPConnection] = []
-        self._lock = threading.Lock()
-        self._running = True
-        self._expired = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-
-    @property
-    def expired(self) -> bool:
-        return self._expired
-
-    def _expire(self) -> None:
-        with self._lock:
-            if not self._running:
-                return
-            self._expired = True
-            for connection in self.connections:
-                sock = getattr(connection, "sock", None)  # None until connected
-                if sock is not None:
-                    with suppress(OSError):  # already closed
-                        # The plain socket's shutdown, also under TLS: it wakes a read blocked in another thread.
-                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-    def _finish(self) -> None:
-        with self._lock:
-            self._running = False
-        self._timer.cancel()
-
-
-@contextmanager
-def wall_clock_limit(seconds: float) -> Iterator[WallClockLimit]:
-    """Limit the HTTP calls made in this block, on this thread, through a `pooled_session`, to ``seconds``."""
-    limit = WallClockLimit(seconds)
-    _call.limit = limit
-    limit._timer.start()
-    try:
-        yield limit
-    finally:
-        limit._finish()
-        _call.limit = None
+_call = threading.local()  # the limit of the call the current thread is making, if any
 
 
 class CallOverran(Exception):
@@ -148,9 +96,77 @@ class CallOverran(Exception):
         self.seconds = seconds
 
 
-def post_within(session: requests.Session, seconds: float, url: str, **kwargs: Any) -> requests.Response:
-    """``session.post``, held to ``seconds`` of wall-clock time; raises CallOverran past it."""
-    with wall_clock_limit(seconds) as limit:
+class WallClockLimit:
+    """Shuts down the sockets of one call that is still running ``seconds`` after ``started``.
+
+    A read timeout bounds each socket read, not the answer: a server trickling a byte every few
+    seconds could hold a call, and the invocation, for ever. Past the limit the call fails and
+    ``expired`` is True. Only connections the call holds are shut down: one it has given back to
+    the pool may already serve another thread's call.
+    """
+
+    def __init__(self, seconds: float, started: float) -> None:
+        self.seconds = seconds
+        self.deadline = started + seconds
+        self.expired = False
+        self._held: set[BaseHTTPConnection] = set()
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, self.deadline - time.monotonic()), self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def hold(self, connection: BaseHTTPConnection) -> None:
+        with self._lock:
+            self._held.add(connection)
+
+    def release(self, connection: BaseHTTPConnection) -> None:
+        with self._lock:
+            self._held.discard(connection)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for connection in self._held:
+                _shut_down(connection)
+
+
+def _shut_down(connection: BaseHTTPConnection) -> None:
+    sock = getattr(connection, "sock", None)  # None until connected
+    if sock is not None:
+        with suppress(OSError):  # already closed
+            # The plain socket's shutdown, also under TLS: it wakes a read blocked in another thread.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def _current_limit() -> WallClockLimit | None:
+    return getattr(_call, "limit", None)
+
+
+@contextmanager
+def wall_clock_limit(seconds: float, started: float | None = None) -> Iterator[WallClockLimit]:
+    """Hold the HTTP calls made in this block, on this thread, through a `pooled_session`, to ``seconds``
+    from ``started`` (a `time.monotonic` reading; default now)."""
+    limit = WallClockLimit(seconds, time.monotonic() if started is None else started)
+    outer = _current_limit()
+    _call.limit = limit
+    limit._timer.start()
+    try:
+        yield limit
+    finally:
+        limit._timer.cancel()
+        _call.limit = outer
+
+
+def post_within(
+    session: requests.Session, seconds: float, url: str, started: float | None = None, **kwargs: Any
+) -> requests.Response:
+    """``session.post``, held to ``seconds`` of wall-clock time from ``started`` (default now);
+    raises CallOverran past it."""
+    with wall_clock_limit(seconds, started) as limit:
+        if limit.remaining() <= 0:
+            raise CallOverran(seconds)
         try:
             return session.post(url, **kwargs)
         except requests.RequestException:
@@ -159,35 +175,66 @@ def post_within(session: requests.Session, seconds: float, url: str, **kwargs: A
             raise
 
 
-def _watch(connection: BaseHTTPConnection) -> None:
-    limit: WallClockLimit | None = getattr(_call, "limit", None)
-    if limit is not None:
-        with limit._lock:
-            limit.connections.append(connection)
+class _LimitedConnectMixin:
+    """Gives a connect no more than the call's remaining time, and fails it once that is gone."""
+
+    timeout: Any
+
+    def connect(self) -> None:
+        limit = _current_limit()
+        if limit is not None:
+            remaining = limit.remaining()
+            if remaining <= 0:
+                raise CallOverran(limit.seconds)
+            if not isinstance(self.timeout, int | float) or self.timeout > remaining:
+                self.timeout = remaining  # the connect timeout, for this connect only
+        super().connect()  # type: ignore[misc]
+        if limit is not None and limit.expired:  # ran out while resolving or connecting: no socket to shut then
+            self.close()  # type: ignore[attr-defined]
+            raise CallOverran(limit.seconds)
 
 
-class _LimitedHTTPConnectionPool(HTTPConnectionPool):
+class _LimitedHTTPConnection(_LimitedConnectMixin, HTTPConnection):
+    pass
+
+
+class _LimitedHTTPSConnection(_LimitedConnectMixin, HTTPSConnection):
+    pass
+
+
+class _LimitedPoolMixin:
+    """Tells the current call's limit which connections it holds."""
+
     def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
-        connection = super()._get_conn(timeout)
-        _watch(connection)
+        connection: BaseHTTPConnection = super()._get_conn(timeout)  # type: ignore[misc]
+        limit = _current_limit()
+        if limit is not None:
+            limit.hold(connection)
         return connection
 
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        limit = _current_limit()
+        if limit is not None and conn is not None:
+            limit.release(conn)
+        super()._put_conn(conn)  # type: ignore[misc]
 
-class _LimitedHTTPSConnectionPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> BaseHTTPConnection:
-        connection = super()._get_conn(timeout)
-        _watch(connection)
-        return connection
+
+class _LimitedHTTPConnectionPool(_LimitedPoolMixin, HTTPConnectionPool):
+    ConnectionCls = _LimitedHTTPConnection
 
 
-class _GuardedHTTPConnection(HTTPConnection):
+class _LimitedHTTPSConnectionPool(_LimitedPoolMixin, HTTPSConnectionPool):
+    ConnectionCls = _LimitedHTTPSConnection
+
+
+class _GuardedHTTPConnection(_LimitedHTTPConnection):
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _check_peer(sock)
         return sock
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
+class _GuardedHTTPSConnection(_LimitedHTTPSConnection):
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _check_peer(sock)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -80,6 +81,7 @@ class WebhookProvider:
     def send(self, notification: Notification) -> str:
         url = notification.to
         target = mask_recipient(url)
+        started = time.monotonic()  # resolving the target's name counts against the call's limit
         self._check_target(url, target)
         sent_at = datetime.now(UTC).replace(microsecond=0)
         body = json.dumps(
@@ -111,6 +113,7 @@ class WebhookProvider:
                 self.session,
                 self.max_call_seconds,
                 url,
+                started=started,
                 data=body.encode(),
                 headers=headers,
                 timeout=(self.config.connect_timeout, self.config.read_timeout),
