@@ -688,6 +688,18 @@ def test_a_megabyte_of_text_that_is_not_json_is_scrubbed_down_to_its_last_addres
     assert scrub(text) == "x" * 1_000_000 + " to j***@example.com, +44******0123"
 
 
+@pytest.mark.parametrize(
+    ("address", "masked"),
+    [
+        ("jane@" + "a" * 64 + ".example.com", "j***@" + "a" * 64 + ".example.com"),
+        ("first.middle.lastname." * 4 + "x@example.com", "f***@example.com"),
+    ],
+)
+def test_scrub_masks_addresses_longer_than_the_rfc_allows(address: str, masked: str) -> None:
+    # Invalid addresses are exactly what ends up in the dead-letter queue.
+    assert scrub(f"to {address}.") == f"to {masked}."
+
+
 def test_show_json_has_the_attributes_as_herald_wrote_them(mixed: Mixed, queues: Queues) -> None:
     [shown] = dlq_json(queues, "show", "w-2")
 
