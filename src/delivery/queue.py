@@ -104,15 +104,16 @@ def sqs_attributes(attributes: dict[str, str | int], room: int) -> dict[str, dic
 
     if size(cleaned) > room:
         cleaned = {name: cleaned[name] for name in _ESSENTIAL if name in cleaned}
+        error = cleaned.pop("last_error", None)
         expendable = [name for name in ("attempts", "notification_id", "source_message_id") if name in cleaned]
         while True:
-            if "last_error" in cleaned:  # the start of the error is better than none
-                kind, text = cleaned.pop("last_error")
+            if error is not None:  # the start of the error is better than none
+                kind, text = error
                 spare = room - size(cleaned) - len("last_error") - len(kind)
                 if spare > 0:
                     cleaned["last_error"] = (kind, text.encode()[:spare].decode(errors="ignore") or "?")
-            if (size(cleaned) <= room and "last_error" in cleaned) or not expendable:
+            if (size(cleaned) <= room and (error is None or "last_error" in cleaned)) or not expendable:
                 break
+            cleaned.pop("last_error", None)
             cleaned.pop(expendable.pop(0))
-            cleaned["last_error"] = ("String", text)
     return {name: {"DataType": kind, "StringValue": value} for name, (kind, value) in cleaned.items()}
