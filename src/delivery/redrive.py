@@ -53,6 +53,7 @@ class RedriveSummary:
     critical: int = 0  # critical dead letters found this run
     moved: int = 0
     failed: int = 0  # critical ones whose send failed: still in the dead-letter queue
+    held: int = 0  # critical ones of a FIFO group whose earlier send failed: they wait for the next run
     left: int = 0  # non-critical ones, left for an operator
 
 
@@ -88,7 +89,7 @@ class CriticalRedrive:
                     summary.critical += 1
                     group = message.get("Attributes", {}).get("MessageGroupId")
                     if group in broken_groups:  # FIFO: sending it now would overtake the one that failed
-                        summary.failed += 1
+                        summary.held += 1
                         held.append(message["ReceiptHandle"])
                     elif self._move(message):
                         summary.moved += 1
@@ -99,15 +100,17 @@ class CriticalRedrive:
                             broken_groups.add(group)
         finally:
             self._release(held)
-        for name in ("critical", "moved", "failed", "left"):
+        for name in ("critical", "moved", "failed", "held", "left"):
             metrics.incr(f"redrive.{name}", getattr(summary, name))
         logger.info(
             f"CRITICAL REDRIVE: moved {summary.moved} of {summary.critical} critical dead letters back to the queue "
-            f"({summary.failed} failed, {summary.left} others left for an operator)",
+            f"({summary.failed} failed, {summary.held} held back behind a failed one in their FIFO group, "
+            f"{summary.left} others left for an operator)",
             extra={
                 "critical_dead_letters": summary.critical,
                 "moved": summary.moved,
                 "failed": summary.failed,
+                "held": summary.held,
                 "left": summary.left,
             },
         )
