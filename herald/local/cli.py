@@ -44,12 +44,20 @@ def demo(port: int | None, max_attempts: int, retry_delay: int, failure_rate: fl
 @_attempts
 @_delay
 @_failures
-def up(port: int | None, max_attempts: int, retry_delay: int, failure_rate: float) -> None:
+@click.option(
+    "--redrive-every",
+    type=click.IntRange(5, 86400),
+    default=None,
+    metavar="SECONDS",
+    help="Run the scheduled critical redrive (RedriveFunction) this often; deployed, it runs once a day.",
+)
+def up(port: int | None, max_attempts: int, retry_delay: int, failure_rate: float, redrive_every: int | None) -> None:
     """Start Herald locally and keep it running until Ctrl-C.
 
     \b
     Then, in another shell, with the printed exports:
       herald send --channel webhook --id n-1 --to <webhook-url>/hooks/ok --body hi
+      herald send --channel webhook --id n-2 --to <webhook-url>/hooks/down --body hi --critical
       herald status
       herald dlq list
     """
@@ -71,9 +79,15 @@ def up(port: int | None, max_attempts: int, retry_delay: int, failure_rate: floa
         console.print(f"  export HERALD_DLQ_URL={stack.dlq_url}\n")
         console.print(f"  webhook receiver: {emulator.webhooks.url}/hooks/<anything> (/gone 410, /down 503)")
         console.print("  email goes to SES on the endpoint; SMS to the HTTP SMS fake (numbers ending 0000 are refused)")
+        if redrive_every:
+            console.print(f"  critical redrive ({stack.redrive.name}): every {redrive_every}s")
         console.print("\nCtrl-C stops it.\n")
+        next_redrive = time.monotonic() + (redrive_every or 0)
         while True:
             time.sleep(1)
+            if redrive_every and time.monotonic() >= next_redrive:
+                emulator.run_redrive()  # logs its CRITICAL REDRIVE line
+                next_redrive = time.monotonic() + redrive_every
     except LocalRunError as error:
         console.print(f"[red]{error}[/red]")
         raise SystemExit(1) from None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from herald.local.fakes import SMS_API_PATH, start_fakes
-from herald.local.poller import EventSourcePoller, Handler, Pollers
+from herald.local.poller import EventSourcePoller, Handler, LocalContext, Pollers
 from herald.local.receiver import Receiver
 from herald.local.stack import LocalStack, deploy
 
@@ -143,19 +143,16 @@ class Emulator:
         """A fresh execution environment: the real handler module imported anew with the function's
         environment, as at a Lambda cold start (its own deliverer, thread pool and idempotency config)."""
         assert self.stack is not None
-        os.environ.update(self.stack.environment)
         # The one local override: the provider fakes listen on loopback, which production refuses.
-        os.environ["HERALD_WEBHOOK_ALLOW_PRIVATE"] = "true"
-        if str(SOURCE) not in sys.path:
-            sys.path.insert(0, str(SOURCE))
-        module_name, _, function_name = self.stack.handler.rpartition(".")
-        spec = importlib.util.find_spec(module_name)
-        if spec is None or spec.loader is None:
-            raise LocalRunError(f"the function's handler {self.stack.handler} is not importable from {SOURCE}")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        handler: Handler = getattr(module, function_name)
-        return handler
+        return _cold_start(self.stack.handler, {**self.stack.environment, "HERALD_WEBHOOK_ALLOW_PRIVATE": "true"})
+
+    def run_redrive(self) -> Any:
+        """One scheduled run of the critical redrive: its real handler, cold, with its function's
+        environment and timeout. Returns what the handler returns (the run's counts)."""
+        assert self.stack is not None
+        function = self.stack.redrive
+        handler = _cold_start(function.handler, function.environment)
+        return handler({}, LocalContext(function.name, function.timeout_seconds))
 
     def start_pollers(self) -> Pollers:
         """Up to MaximumConcurrency pollers, each with its own execution environment."""
@@ -191,3 +188,18 @@ class Emulator:
                 fake.stop()
         if self.server is not None:
             self.server.stop()
+
+
+def _cold_start(handler_path: str, environment: dict[str, str]) -> Handler:
+    """Import the handler's module anew (its module-level set-up runs again) with ``environment`` set."""
+    os.environ.update(environment)
+    if str(SOURCE) not in sys.path:
+        sys.path.insert(0, str(SOURCE))
+    module_name, _, function_name = handler_path.rpartition(".")
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.loader is None:
+        raise LocalRunError(f"the function's handler {handler_path} is not importable from {SOURCE}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler: Handler = getattr(module, function_name)
+    return handler

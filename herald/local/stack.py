@@ -35,15 +35,26 @@ class EventSource:
 
 
 @dataclass(frozen=True)
+class LocalFunction:
+    """A function's configuration, as the stack created it."""
+
+    name: str
+    handler: str
+    timeout_seconds: int
+    environment: dict[str, str]
+
+
+@dataclass(frozen=True)
 class LocalStack:
     endpoint: str | None
     outputs: dict[str, str]
-    function_name: str
+    function_name: str  # the deliver function's
     handler: str
     timeout_seconds: int
     environment: dict[str, str]
     event_source: EventSource
     skipped: tuple[str, ...]
+    redrive: LocalFunction  # the scheduled critical redrive
 
     @property
     def queue_url(self) -> str:
@@ -100,7 +111,7 @@ def deploy(session: Any, endpoint: str | None, parameters: dict[str, str], sourc
         raise RuntimeError(f"the local stack did not create: {stack['StackStatus']} {stack.get('StackStatusReason')}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     lambda_client = session.client("lambda", endpoint_url=endpoint)
-    function = lambda_client.get_function_configuration(FunctionName=outputs["DeliverFunctionName"])
+    function = _function(lambda_client, outputs["DeliverFunctionName"])
     [mapping] = lambda_client.list_event_source_mappings(FunctionName=outputs["DeliverFunctionName"])[
         "EventSourceMappings"
     ]
@@ -111,10 +122,10 @@ def deploy(session: Any, endpoint: str | None, parameters: dict[str, str], sourc
     return LocalStack(
         endpoint=endpoint,
         outputs=outputs,
-        function_name=function["FunctionName"],
-        handler=function["Handler"],
-        timeout_seconds=int(function["Timeout"]),
-        environment={k: str(v) for k, v in function.get("Environment", {}).get("Variables", {}).items()},
+        function_name=function.name,
+        handler=function.handler,
+        timeout_seconds=function.timeout_seconds,
+        environment=function.environment,
         event_source=EventSource(
             queue_arn=mapping["EventSourceArn"],
             queue_url=sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],
@@ -123,6 +134,17 @@ def deploy(session: Any, endpoint: str | None, parameters: dict[str, str], sourc
             maximum_concurrency=int(mapping.get("ScalingConfig", {}).get("MaximumConcurrency", 2)),
         ),
         skipped=tuple(skipped),
+        redrive=_function(lambda_client, outputs["RedriveFunctionName"]),
+    )
+
+
+def _function(lambda_client: Any, name: str) -> LocalFunction:
+    configuration = lambda_client.get_function_configuration(FunctionName=name)
+    return LocalFunction(
+        name=configuration["FunctionName"],
+        handler=configuration["Handler"],
+        timeout_seconds=int(configuration["Timeout"]),
+        environment={k: str(v) for k, v in configuration.get("Environment", {}).get("Variables", {}).items()},
     )
 
 
