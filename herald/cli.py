@@ -661,6 +661,7 @@ def dlq_redrive(
                 "moved": len(report.moved),
                 "would_move": len(report.would_move),
                 "skipped": report.skipped,
+                "came_back": report.came_back,
                 "failed": len(report.failed),
                 "moved_ids": [letter.notification_id or letter.message_id for letter in report.moved],
                 "would_move_ids": [letter.notification_id or letter.message_id for letter in report.would_move],

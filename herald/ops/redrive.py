@@ -19,6 +19,7 @@ not sent in this run, so the group's order holds.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ class RedriveReport:
     failed: list[tuple[DeadLetter, str]] = field(default_factory=list)
     not_released: int = 0
     interrupted: bool = False
+    # Dead letters with the body of one this run already moved: it failed again and was dead-lettered
+    # again while the run went on (or the producer sent it twice). Left in place, or the run never ends.
+    came_back: int = 0
 
     @property
     def ok(self) -> bool:
@@ -61,6 +65,11 @@ class RedriveReport:
             )
         if self.before is not None and self.before.in_flight:
             notes.append(f"{self.before.in_flight} dead letters were held by another reader (in flight) and not read")
+        if self.came_back:
+            notes.append(
+                f"{self.came_back} dead letters were left in place: each has the body of one this run had already "
+                "moved (it failed again and was dead-lettered again during the run, or it was sent twice)"
+            )
         if self.not_released:
             notes.append(f"{self.not_released} dead letters could not be released at once; they reappear within 30 s")
         return notes
@@ -118,6 +127,7 @@ class Redrive:
 
         report.before = queue_counts(self.sqs, self.dlq_url)
         broken_groups: set[str] = set()
+        moved_bodies: set[bytes] = set()  # sha-256 digests: a dead letter's body is its original message's
         fifo = is_fifo(self.queue_url)
         with Sweep(self.sqs, self.dlq_url) as sweep:
             try:
@@ -125,6 +135,10 @@ class Redrive:
                     report.read += 1
                     if not self.filters.matches(letter):
                         report.skipped += 1
+                        continue
+                    body_digest = hashlib.sha256(letter.body.encode()).digest()
+                    if body_digest in moved_bodies:
+                        report.came_back += 1
                         continue
                     if self.dry_run:
                         report.would_move.append(letter)
@@ -152,6 +166,7 @@ class Redrive:
                         )
                         continue
                     report.moved.append(letter)
+                    moved_bodies.add(body_digest)
                     self.progress("moved", letter, None)
             except KeyboardInterrupt:
                 report.interrupted = True

@@ -894,6 +894,44 @@ def test_redrive_loses_nothing_when_sends_start_failing_halfway(
     assert "injected" in summary["failures"][0]["error"]
 
 
+class ConsumedAtOnce:
+    """The CLI's SQS client, except that each send to the queue is consumed by Herald at once (as Lambda would)."""
+
+    def __init__(self, client: Any, herald: Herald) -> None:
+        self.client = client
+        self.herald = herald
+
+    def send_message(self, **request: Any) -> Any:
+        answer = self.client.send_message(**request)
+        if request["QueueUrl"] == self.herald.queues.url:
+            self.herald.run_batch()
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_a_redriven_letter_that_fails_again_during_the_run_is_not_redriven_again(
+    herald: Herald, hooks: ScriptedProvider, queues: Queues, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused(herald, hooks, webhook("w-1"), webhook("w-2"))
+    for name in ("w-1", "w-2"):
+        hooks.fail_always(name, PermanentError(GONE))  # refused again on every send
+    real = Aws.client
+    monkeypatch.setattr(
+        Aws, "client", lambda self, service, region=None: ConsumedAtOnce(real(self, service, region), herald)
+    )
+
+    result = redrive(queues, "--all", "--json")
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["moved"], summary["came_back"]) == (2, 2)
+    assert hooks.attempts_of("w-1") == hooks.attempts_of("w-2") == 2, "each sent once before, and once redriven"
+    assert "2 dead letters were left in place: each has the body of one this run had already moved" in result.stderr
+    assert sorted(ids_on(herald.sqs, queues.dlq_url)) == ["w-1", "w-2"]
+
+
 def test_interrupted_redrive_loses_nothing_and_exits_1(
     herald: Herald, hooks: ScriptedProvider, queues: Queues, failing_sends: FailSends
 ) -> None:
