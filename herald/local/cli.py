@@ -77,7 +77,9 @@ def up(port: int | None, max_attempts: int, retry_delay: int, failure_rate: floa
         console.print("  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
         console.print(f"  export HERALD_QUEUE_URL={stack.queue_url}")
         console.print(f"  export HERALD_DLQ_URL={stack.dlq_url}\n")
-        console.print(f"  webhook receiver: {emulator.webhooks.url}/hooks/<anything> (/gone 410, /down 503)")
+        console.print(
+            f"  webhook receiver: {emulator.webhooks.url}/hooks/<anything> (/gone 410, /down 503, /flaky 503 once)"
+        )
         console.print("  email goes to SES on the endpoint; SMS to the HTTP SMS fake (numbers ending 0000 are refused)")
         if redrive_every:
             console.print(f"  critical redrive ({stack.redrive.name}): every {redrive_every}s")
