@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 # The longest one call can take with the defaults below: 3 attempts x (2 s connect + 3 s read), plus
-# standard-mode backoff between them (at most 1 s, then 2 s).
+# standard-mode backoff between them (at most 1 s, then 2 s; x-amz-retry-after is ignored).
 MAX_CALL_SECONDS = 3 * (2.0 + 3.0) + 3.0
 
 _lock = threading.Lock()  # creating clients from one session is not thread-safe
@@ -38,7 +38,18 @@ def client(
             read_timeout=read_timeout,
             retries={"mode": "standard", "total_max_attempts": max_attempts},  # attempts, the first included
         )
-        return _session.client(service, config=config, region_name=region_name)
+        made = _session.client(service, config=config, region_name=region_name)
+    service_event_name = made.meta.service_model.service_id.hyphenize()
+    made.meta.events.register_first(f"needs-retry.{service_event_name}", _ignore_retry_after)
+    return made
+
+
+def _ignore_retry_after(response: Any = None, **_: Any) -> None:
+    """Standard mode waits up to 5 s more per retry when AWS answers with ``x-amz-retry-after``, which
+    would let one call outlast MAX_CALL_SECONDS. Without it, a throttle that outlasts the in-call
+    retries surfaces to Herald, which retries the message later."""
+    if response is not None:
+        response[0].headers.pop("x-amz-retry-after", None)
 
 
 class LazyClient:
