@@ -189,9 +189,21 @@ class _LimitedConnectMixin:
             if not isinstance(self.timeout, int | float) or self.timeout > remaining:
                 self.timeout = remaining  # the connect timeout, for this connect only
         super().connect()  # type: ignore[misc]
-        if limit is not None and limit.expired:  # ran out while resolving or connecting: no socket to shut then
+        if limit is not None and limit.expired:  # ran out during the TLS handshake, before the timer could see it
             self.close()  # type: ignore[attr-defined]
             raise CallOverran(limit.seconds)
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        limit = _current_limit()
+        if limit is not None:
+            remaining = limit.remaining()
+            if limit.expired or remaining <= 0:  # ran out while resolving or connecting: no socket to shut then
+                sock.close()
+                raise CallOverran(limit.seconds)
+            current = sock.gettimeout()
+            sock.settimeout(remaining if current is None else min(current, remaining))  # the TLS handshake's too
+        return sock
 
 
 class _LimitedHTTPConnection(_LimitedConnectMixin, HTTPConnection):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from contextlib import suppress
 from typing import Any
 
 import pytest
@@ -31,6 +33,52 @@ def test_a_limit_that_runs_out_while_the_name_resolves_still_stops_the_call(
         post_within(session, 0.3, f"{receiver.url}/hook", data=b"{}", timeout=(1.0, 1.0))
 
     session.close()
+
+
+class SilentServer:
+    """Accepts TCP connections and never answers; records whether a client sent anything."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.received = b""
+        self.connections: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        with suppress(OSError):
+            while True:
+                connection, _ = self.listener.accept()
+                self.connections.append(connection)
+                connection.settimeout(2)
+                with suppress(OSError):
+                    self.received += connection.recv(4096)
+
+    def close(self) -> None:
+        for connection in self.connections:
+            connection.close()
+        self.listener.close()
+
+
+def test_a_limit_that_runs_out_while_the_name_resolves_starts_no_tls_handshake(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = SilentServer()
+    real_getaddrinfo = socket.getaddrinfo
+
+    def slow_getaddrinfo(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)
+        return real_getaddrinfo(*args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow_getaddrinfo)
+    session = pooled_session()
+
+    with pytest.raises(CallOverran):
+        post_within(session, 0.3, f"https://127.0.0.1:{server.port}/hook", data=b"{}", timeout=(1.0, 1.0))
+
+    time.sleep(0.2)  # a ClientHello, had one been sent, has arrived
+    assert server.received == b"", "a TLS handshake began after the call's time was up"
+    session.close()
+    server.close()
 
 
 def test_a_call_started_with_its_time_already_spent_is_not_made(receiver: Receiver) -> None:
