@@ -88,7 +88,10 @@ def up(port: int | None, max_attempts: int, retry_delay: int, failure_rate: floa
         while True:
             time.sleep(1)
             if redrive_every and time.monotonic() >= next_redrive:
-                emulator.run_redrive()  # logs its CRITICAL REDRIVE line
+                try:
+                    emulator.run_redrive()  # logs its CRITICAL REDRIVE line
+                except Exception as error:  # noqa: BLE001 - as a failed scheduled run: reported, the next one tries
+                    console.print(f"[red]critical redrive failed: {type(error).__name__}: {error}[/red]")
                 next_redrive = time.monotonic() + redrive_every
     except LocalRunError as error:
         console.print(f"[red]{error}[/red]")

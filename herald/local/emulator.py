@@ -191,7 +191,11 @@ class Emulator:
 
 
 def _cold_start(handler_path: str, environment: dict[str, str]) -> Handler:
-    """Import the handler's module anew (its module-level set-up runs again) with ``environment`` set."""
+    """Import the handler's module anew (its module-level set-up runs again) with ``environment`` set.
+
+    The variables stay set in this process, which hosts every local function: Herald's handlers read
+    them only at import, and the functions' shared variables have the same values.
+    """
     os.environ.update(environment)
     if str(SOURCE) not in sys.path:
         sys.path.insert(0, str(SOURCE))

@@ -141,6 +141,7 @@ class Redrive:
                         report.came_back += 1
                         continue
                     if self.dry_run:
+                        moved_bodies.add(body_digest)  # as the real run would
                         report.would_move.append(letter)
                         self.progress("would move", letter, None)
                         continue
@@ -155,6 +156,7 @@ class Redrive:
                         broken_groups.add(group)
                         self._fail(report, letter, f"send to the queue failed: {describe_aws_error(error)}")
                         continue
+                    moved_bodies.add(body_digest)  # from now on a copy of it may come back, even if the delete fails
                     try:
                         sweep.delete(letter)
                     except (ClientError, BotoCoreError) as error:
@@ -166,7 +168,6 @@ class Redrive:
                         )
                         continue
                     report.moved.append(letter)
-                    moved_bodies.add(body_digest)
                     self.progress("moved", letter, None)
             except KeyboardInterrupt:
                 report.interrupted = True

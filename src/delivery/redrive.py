@@ -14,6 +14,7 @@ so the group's order holds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,7 +54,9 @@ class RedriveSummary:
     critical: int = 0  # critical dead letters found this run
     moved: int = 0
     failed: int = 0  # critical ones whose send failed: still in the dead-letter queue
-    held: int = 0  # critical ones of a FIFO group whose earlier send failed: they wait for the next run
+    # Critical ones left for the next run: behind a failed send in their FIFO group, or a copy of one this
+    # run already moved (it failed again and came back while the run went on).
+    held: int = 0
     left: int = 0  # non-critical ones, left for an operator
 
 
@@ -67,6 +70,8 @@ class CriticalRedrive:
         summary = RedriveSummary()
         held: list[str] = []  # receipt handles to make visible again at the end
         seen: set[str] = set()
+        # A redriven letter that fails again comes back with a new message id but the same body: never twice a run.
+        moved_bodies: set[bytes] = set()
         broken_groups: set[str] = set()  # FIFO groups with a failed send: the rest of the group waits
         try:
             while seconds_left is None or seconds_left() > 10:
@@ -86,13 +91,19 @@ class CriticalRedrive:
                         summary.left += 1
                         held.append(message["ReceiptHandle"])
                         continue
+                    body_digest = hashlib.sha256(message["Body"].encode()).digest()
                     summary.critical += 1
+                    if body_digest in moved_bodies:
+                        summary.held += 1
+                        held.append(message["ReceiptHandle"])
+                        continue
                     group = message.get("Attributes", {}).get("MessageGroupId")
                     if group in broken_groups:  # FIFO: sending it now would overtake the one that failed
                         summary.held += 1
                         held.append(message["ReceiptHandle"])
                     elif self._move(message):
                         summary.moved += 1
+                        moved_bodies.add(body_digest)
                     else:
                         summary.failed += 1
                         held.append(message["ReceiptHandle"])
@@ -104,7 +115,7 @@ class CriticalRedrive:
             metrics.incr(f"redrive.{name}", getattr(summary, name))
         logger.info(
             f"CRITICAL REDRIVE: moved {summary.moved} of {summary.critical} critical dead letters back to the queue "
-            f"({summary.failed} failed, {summary.held} held back behind a failed one in their FIFO group, "
+            f"({summary.failed} failed, {summary.held} held for the next run, "
             f"{summary.left} others left for an operator)",
             extra={
                 "critical_dead_letters": summary.critical,

@@ -81,6 +81,7 @@ class WebhookProvider:
     def send(self, notification: Notification) -> str:
         url = notification.to
         target = mask_recipient(url)
+        signer = self._current_signer()  # may fetch the secret: not the target's time
         started = time.monotonic()  # resolving the target's name counts against the call's limit
         self._check_target(url, target)
         sent_at = datetime.now(UTC).replace(microsecond=0)
@@ -105,7 +106,6 @@ class WebhookProvider:
             "webhook-id": notification.id,
             "webhook-timestamp": str(int(sent_at.timestamp())),
         }
-        signer = self._current_signer()
         if signer is not None:
             headers["webhook-signature"] = signer.sign(notification.id, sent_at, body)
         try:

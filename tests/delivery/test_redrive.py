@@ -177,3 +177,33 @@ def test_the_scheduled_handler_runs_a_redrive(sqs: Any, queues: Queues, monkeypa
         sys.modules.pop("handlers.redrive", None)
 
     assert result == {"critical": 1, "moved": 1, "failed": 0, "held": 0, "left": 0}
+
+
+class ConsumedAtOnce(FailingSends):
+    """Each redriven message is consumed by Herald at once, as Lambda would, and fails again."""
+
+    def __init__(self, client: Any, consume: Any) -> None:
+        super().__init__(client, fail_calls=set())
+        self.consume = consume
+
+    def send_message(self, **request: Any) -> Any:
+        answer = super().send_message(**request)
+        self.consume()
+        return answer
+
+
+def test_a_redriven_letter_that_is_exhausted_again_during_the_run_is_not_redriven_again(
+    sqs: Any, queues: Queues
+) -> None:
+    provider = ScriptedProvider()
+    herald = make_herald(
+        sqs, queues, {"scripted": provider}, HERALD_WEBHOOK_PROVIDER="scripted", HERALD_MAX_ATTEMPTS="1"
+    )
+    provider.fail_always("c-1", TransientError("503"))
+    herald.send({"id": "c-1", "channel": "webhook", "to": "https://example.com/h", "body": "x", "critical": True})
+    herald.run_batch()
+
+    summary = redrive(sqs, queues, ConsumedAtOnce(sqs, herald.run_batch))
+
+    assert (summary.critical, summary.moved, summary.held) == (2, 1, 1)
+    assert provider.attempts_of("c-1") == 2
