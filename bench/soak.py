@@ -743,7 +743,7 @@ class Soak:
             if item.key in still_queued:
                 r.unsettled.append(item.key)
             elif accepted >= 2:
-                timeouts_seen = sum(1 for h in history[item.key] if h.error and "read timeout" in h.error)
+                timeouts_seen = sum(1 for h in history[item.key] if h.error and _timed_out(h.error))
                 timeouts_sent = sum(1 for d in self.far_end.requests[item.key] if d.answer == "read_timeout")
                 if timeouts_seen > timeouts_sent:
                     # Herald's read timeout fired on an answer that was a 2xx (a loaded machine made a loopback
@@ -813,6 +813,11 @@ def drain_all(sqs: Any, url: str) -> list[dict[str, Any]]:
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **RECEIVE_ATTRIBUTES).get("Messages", []):
         found.extend(batch)
     return found
+
+
+def _timed_out(error: str) -> bool:
+    """Herald gave up waiting for the answer: a read timeout, or the wall-clock limit on the whole call."""
+    return "read timeout" in error or "no whole answer" in error
 
 
 def create_resources(sqs: Any, name: str, sms_token: str) -> tuple[str, str, str]:
