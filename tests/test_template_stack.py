@@ -27,12 +27,12 @@ def test_the_queue_redrives_to_the_dead_letter_queue_above_the_last_attempt(sqs:
     redrive = json.loads(attributes["RedrivePolicy"])
 
     assert redrive["deadLetterTargetArn"].endswith(stack.dlq_url.rsplit("/", 1)[1])
-    assert int(redrive["maxReceiveCount"]) > int(stack.environment["HERALD_MAX_ATTEMPTS"])
-    assert int(attributes["VisibilityTimeout"]) >= 6 * stack.timeout_seconds
+    assert int(redrive["maxReceiveCount"]) > int(stack.deliver.environment["HERALD_MAX_ATTEMPTS"])
+    assert int(attributes["VisibilityTimeout"]) >= 6 * stack.deliver.timeout_seconds
 
 
 def test_the_event_source_reports_batch_item_failures_under_a_concurrency_cap(stack: LocalStack) -> None:
-    [mapping] = boto3.client("lambda").list_event_source_mappings(FunctionName=stack.function_name)[
+    [mapping] = boto3.client("lambda").list_event_source_mappings(FunctionName=stack.deliver.name)[
         "EventSourceMappings"
     ]
 
@@ -70,7 +70,7 @@ def granted(statements: list[dict[str, Any]]) -> set[str]:
 
 
 def test_the_delivery_role_may_only_consume_its_queue_dead_letter_and_write_its_records(stack: LocalStack) -> None:
-    statements = role_statements(stack.function_name)
+    statements = role_statements(stack.deliver.name)
 
     assert granted(statements) == {
         "sqs:ReceiveMessage",

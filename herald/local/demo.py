@@ -55,7 +55,7 @@ def run(options: Options, console: Console) -> int:
         source = stack.event_source
         console.print(
             f"  event source: batch {source.batch_size}, window {source.batching_window_seconds}s, "
-            f"{source.maximum_concurrency} pollers, function timeout {stack.timeout_seconds}s"
+            f"{source.maximum_concurrency} pollers, function timeout {stack.deliver.timeout_seconds}s"
         )
         console.print(
             f"  retry delay {options.retry_delay_seconds}s (300s in production), "

@@ -144,7 +144,8 @@ class Emulator:
         environment, as at a Lambda cold start (its own deliverer, thread pool and idempotency config)."""
         assert self.stack is not None
         # The one local override: the provider fakes listen on loopback, which production refuses.
-        return _cold_start(self.stack.handler, {**self.stack.environment, "HERALD_WEBHOOK_ALLOW_PRIVATE": "true"})
+        deliver = self.stack.deliver
+        return _cold_start(deliver.handler, {**deliver.environment, "HERALD_WEBHOOK_ALLOW_PRIVATE": "true"})
 
     def run_redrive(self) -> Any:
         """One scheduled run of the critical redrive: its real handler, cold, with its function's
@@ -163,8 +164,8 @@ class Emulator:
                 sqs,
                 stack.event_source,
                 self.load_handler(),
-                stack.function_name,
-                stack.timeout_seconds,
+                stack.deliver.name,
+                stack.deliver.timeout_seconds,
                 fresh_handler=self.load_handler,
             ),
             stack.event_source.maximum_concurrency,

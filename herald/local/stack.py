@@ -48,10 +48,7 @@ class LocalFunction:
 class LocalStack:
     endpoint: str | None
     outputs: dict[str, str]
-    function_name: str  # the deliver function's
-    handler: str
-    timeout_seconds: int
-    environment: dict[str, str]
+    deliver: LocalFunction  # fed by the event source
     event_source: EventSource
     skipped: tuple[str, ...]
     redrive: LocalFunction  # the scheduled critical redrive
@@ -111,7 +108,6 @@ def deploy(session: Any, endpoint: str | None, parameters: dict[str, str], sourc
         raise RuntimeError(f"the local stack did not create: {stack['StackStatus']} {stack.get('StackStatusReason')}")
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     lambda_client = session.client("lambda", endpoint_url=endpoint)
-    function = _function(lambda_client, outputs["DeliverFunctionName"])
     [mapping] = lambda_client.list_event_source_mappings(FunctionName=outputs["DeliverFunctionName"])[
         "EventSourceMappings"
     ]
@@ -122,10 +118,7 @@ def deploy(session: Any, endpoint: str | None, parameters: dict[str, str], sourc
     return LocalStack(
         endpoint=endpoint,
         outputs=outputs,
-        function_name=function.name,
-        handler=function.handler,
-        timeout_seconds=function.timeout_seconds,
-        environment=function.environment,
+        deliver=_function(lambda_client, outputs["DeliverFunctionName"]),
         event_source=EventSource(
             queue_arn=mapping["EventSourceArn"],
             queue_url=sqs.get_queue_url(QueueName=queue_name)["QueueUrl"],

@@ -22,10 +22,10 @@ def test_the_stack_has_the_templates_queues_function_and_event_source(sqs: Any) 
         ]
     )
     assert int(redrive["maxReceiveCount"]) == 60
-    assert stack.environment["HERALD_DLQ_URL"] == stack.dlq_url
-    assert stack.environment["HERALD_MAX_ATTEMPTS"] == "3"
-    assert stack.handler == "handlers.deliver.handler"
-    assert stack.timeout_seconds == 60
+    assert stack.deliver.environment["HERALD_DLQ_URL"] == stack.dlq_url
+    assert stack.deliver.environment["HERALD_MAX_ATTEMPTS"] == "3"
+    assert stack.deliver.handler == "handlers.deliver.handler"
+    assert stack.deliver.timeout_seconds == 60
     assert (stack.event_source.batch_size, stack.event_source.maximum_concurrency) == (10, 5)
     assert stack.event_source.queue_url == stack.queue_url
 
